@@ -1,0 +1,257 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fastnn: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fastnn: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_exit_for(fnn_status s) {
+    if (s == FNN_OK) {
+        return CLI_EXIT_OK;
+    }
+    return s == FNN_ERR_NONFINITE ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
+}
+
+static void print_default(const cli_opt *o) {
+    switch (o->kind) {
+    case CLI_FLAG:
+        return;
+    case CLI_INT:
+        printf(" (default: %d)", *(int *)o->dest);
+        return;
+    case CLI_INT64:
+        printf(" (default: %" PRId64 ")", *(int64_t *)o->dest);
+        return;
+    case CLI_DOUBLE:
+        printf(" (default: %g)", *(double *)o->dest);
+        return;
+    case CLI_STRING: {
+        const char *s = *(const char **)o->dest;
+        if (s) {
+            printf(" (default: %s)", *s ? s : "\"\"");
+        }
+        return;
+    }
+    }
+}
+
+static void print_help(const cli_opt *opts, const char *usage,
+                       const char *description) {
+    printf("usage: %s\n\n%s\n\noptions:\n", usage, description);
+    for (const cli_opt *o = opts; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", o->name,
+                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        printf("  %-26s %s", left, o->help);
+        print_default(o);
+        putchar('\n');
+    }
+    printf("  %-26s %s\n", "--help", "show this help and exit");
+}
+
+static int set_value(const cli_opt *o, const char *value) {
+    char *end;
+    errno = 0;
+    if (o->kind == CLI_STRING) {
+        *(const char **)o->dest = value;
+        return 0;
+    }
+    if (o->kind == CLI_DOUBLE) {
+        double d = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(d)) {
+            cli_error("invalid value \"%s\" for --%s: expected a number",
+                      value, o->name);
+            return -1;
+        }
+        *(double *)o->dest = d;
+        return 0;
+    }
+    long long v = strtoll(value, &end, 10);
+    long long lo = o->kind == CLI_INT ? -2147483647LL : INT64_MIN;
+    long long hi = o->kind == CLI_INT ? 2147483647LL : INT64_MAX;
+    if (end == value || *end || errno || v < lo || v > hi) {
+        cli_error("invalid value \"%s\" for --%s: expected an integer",
+                  value, o->name);
+        return -1;
+    }
+    if (o->kind == CLI_INT) {
+        *(int *)o->dest = (int)v;
+    } else {
+        *(int64_t *)o->dest = v;
+    }
+    return 0;
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, const char *name,
+                               size_t len) {
+    for (const cli_opt *o = opts; o->name; o++) {
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage,
+              const char *description) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_help(opts, usage, description);
+            return CLI_EXIT_OK;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            cli_error("unexpected argument \"%s\": see 'fastnn %s --help'",
+                      arg, argv[0]);
+            return CLI_EXIT_USAGE;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = find_opt(opts, name, len);
+        if (!o) {
+            cli_error("unknown option \"%.*s\": see 'fastnn %s --help'",
+                      (int)len + 2, arg, argv[0]);
+            return CLI_EXIT_USAGE;
+        }
+        if (o->kind == CLI_FLAG) {
+            if (eq) {
+                cli_error("option --%s takes no value", o->name);
+                return CLI_EXIT_USAGE;
+            }
+            *(int *)o->dest = 1;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc) {
+                cli_error("option --%s needs a value (%s)", o->name,
+                          o->metavar ? o->metavar : "VALUE");
+                return CLI_EXIT_USAGE;
+            }
+            value = argv[++i];
+        }
+        if (set_value(o, value) != 0) {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+static int parse_size(const char *s, char **end) {
+    errno = 0;
+    long v = strtol(s, end, 10);
+    if (*end == s || errno || v < 1 || v > (1 << 24)) {
+        return -1;
+    }
+    return (int)v;
+}
+
+int cli_parse_layers(const char *text, int *sizes, int max, int *n_hidden) {
+    *n_hidden = 0;
+    if (!*text) {
+        return 0;
+    }
+    const char *p = text;
+    char *end;
+    int width = parse_size(p, &end);
+    if (width > 0 && *end == 'x') {
+        p = end + 1;
+        int count = parse_size(p, &end);
+        if (count < 1 || *end || count > max) {
+            return -1;
+        }
+        for (int i = 0; i < count; i++) {
+            sizes[i] = width;
+        }
+        *n_hidden = count;
+        return 0;
+    }
+    for (;;) {
+        int v = parse_size(p, &end);
+        if (v < 1 || *n_hidden >= max) {
+            return -1;
+        }
+        sizes[(*n_hidden)++] = v;
+        if (*end == '\0') {
+            return 0;
+        }
+        if (*end != ',') {
+            return -1;
+        }
+        p = end + 1;
+    }
+}
+
+int cli_bad_choice(const char *option, const char *value,
+                   const char *choices) {
+    cli_error("invalid value \"%s\" for --%s: expected one of %s", value,
+              option, choices);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_check_writable(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error("output path %s is a directory: give a file name", path);
+        return 0;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        cli_error("out of memory");
+        return 0;
+    }
+    const char *dir = dirname(copy);
+    int ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ok) {
+        cli_error("cannot write %s: directory %s does not exist", path, dir);
+    } else if (access(dir, W_OK) != 0) {
+        cli_error("cannot write %s: directory %s is not writable: %s", path,
+                  dir, strerror(errno));
+        ok = 0;
+    }
+    free(copy);
+    return ok;
+}
+
+fnn_csv_options cli_csv_options(int header, const char *label_column) {
+    fnn_csv_options o = fnn_csv_options_default();
+    if (header) {
+        o.header = 1;
+    }
+    if (label_column) {
+        char *end;
+        errno = 0;
+        long v = strtol(label_column, &end, 10);
+        if (end != label_column && *end == '\0' && !errno && v >= 0 &&
+            v < 1000000) {
+            o.label_column = (int)v;
+        } else {
+            o.label_name = label_column;
+        }
+    }
+    return o;
+}

@@ -1,0 +1,277 @@
+// fastnn eval, predict and stats: commands that read a data set and report.
+#include "cli.h"
+#include "cli_data.h"
+#include "commands.h"
+#include "progress.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct data_args {
+    const char *model;
+    const char *data;
+    const char *labels;
+    const char *output;
+    const char *label_column;
+    int header;
+    int json;
+} data_args;
+
+static fnn_dataset *load_data(const data_args *a) {
+    fnn_error err = {{0}};
+    fnn_status s;
+    fnn_csv_options csv = cli_csv_options(a->header, a->label_column);
+    fnn_dataset *ds = cli_data_load(a->data, a->labels, 0, &csv, &err, &s);
+    if (!ds) {
+        cli_error("%s", err.message);
+    }
+    return ds;
+}
+
+static fnn_net *load_model(const char *path) {
+    fnn_error err = {{0}};
+    fnn_status s;
+    fnn_net *net = fnn_model_load(path, &err, &s);
+    if (!net) {
+        cli_error("%s", err.message);
+    }
+    return net;
+}
+
+static int require(const char *value, const char *option, const char *cmd) {
+    if (!value) {
+        cli_error("missing --%s: see 'fastnn %s --help'", option, cmd);
+        return 0;
+    }
+    return 1;
+}
+
+#define DATA_OPTIONS(a)                                                      \
+    {"data", CLI_STRING, &(a).data, "PATH",                                 \
+     "data: IDX directory (its t10k files), IDX images file or CSV"},       \
+        {"labels", CLI_STRING, &(a).labels, "FILE",                         \
+         "IDX labels file (default: found beside the images file)"},        \
+        {"header", CLI_FLAG, &(a).header, NULL,                             \
+         "CSV files have a header row (default: detected)"},                \
+        {"label-column", CLI_STRING, &(a).label_column, "N|NAME",           \
+         "CSV label column, 0-based index or header name (default: last)"}
+
+int cmd_eval(int argc, char **argv) {
+    data_args a = {0};
+    const cli_opt opts[] = {
+        {"model", CLI_STRING, &a.model, "FILE", "model file to evaluate"},
+        DATA_OPTIONS(a),
+        {"json", CLI_FLAG, &a.json, NULL,
+         "print {\"samples\", \"loss\", \"accuracy\"} as JSON on stdout"},
+        {0},
+    };
+    int rc = cli_parse(argc, argv, opts,
+                       "fastnn eval --model FILE --data PATH [--json]",
+                       "Reports the mean loss (without the L2 term) and the "
+                       "accuracy of a saved\nmodel on a data set, normalized "
+                       "with the statistics stored in the model.");
+    if (rc >= 0) {
+        return rc;
+    }
+    if (!require(a.model, "model", "eval") || !require(a.data, "data", "eval")) {
+        return CLI_EXIT_USAGE;
+    }
+    fnn_net *net = load_model(a.model);
+    fnn_dataset *ds = net ? load_data(&a) : NULL;
+    fnn_eval_result ev;
+    fnn_error err = {{0}};
+    rc = CLI_EXIT_USAGE;
+    if (ds && fnn_evaluate(net, ds, &ev, &err) != FNN_OK) {
+        cli_error("%s", err.message);
+    } else if (ds) {
+        rc = CLI_EXIT_OK;
+        if (a.json) {
+            cJSON *obj = cJSON_CreateObject();
+            cJSON_AddNumberToObject(obj, "samples", (double)ev.samples);
+            cJSON_AddNumberToObject(obj, "loss", ev.loss);
+            if (!isnan(ev.accuracy)) {
+                cJSON_AddNumberToObject(obj, "accuracy", ev.accuracy);
+            }
+            progress_print_json(obj);
+        } else if (!isnan(ev.accuracy)) {
+            printf("samples %lld  loss %.4f  accuracy %.4f\n",
+                   (long long)ev.samples, ev.loss, ev.accuracy);
+        } else {
+            // The loss is 0.5 sum_k (y_k - t_k)^2 per sample; the MSE averages
+            // the squared error over the k outputs instead.
+            const fnn_net_options *o = fnn_net_get_options(net);
+            double mse = 2 * ev.loss / o->sizes[o->n_layers];
+            printf("samples %lld  loss %.6g  mse %.6g\n",
+                   (long long)ev.samples, ev.loss, mse);
+        }
+    }
+    fnn_dataset_free(ds);
+    fnn_net_free(net);
+    return rc;
+}
+
+// Writes one CSV row of outputs per sample, in batches.
+static int write_predictions(fnn_net *net, const fnn_dataset *ds, FILE *out) {
+    const fnn_net_options *o = fnn_net_get_options(net);
+    int k = o->sizes[o->n_layers];
+    int n_in = o->sizes[0];
+    int batch = 1000;
+    float *x = malloc((size_t)batch * (size_t)n_in * sizeof(float));
+    double *x64 = malloc((size_t)batch * (size_t)n_in * sizeof(double));
+    double *y = malloc((size_t)batch * (size_t)k * sizeof(double));
+    int ok = x && x64 && y;
+    for (int c = 0; ok && c < k; c++) {
+        fprintf(out, "%s%s_%d", c ? "," : "",
+                o->loss == FNN_LOSS_MSE ? "output" : "p", c);
+    }
+    fputc('\n', out);
+    int f64 = o->dtype == FNN_F64;
+    for (int64_t first = 0; ok && first < ds->n_rows; first += batch) {
+        int count = (int)(ds->n_rows - first < batch ? ds->n_rows - first
+                                                     : batch);
+        fnn_dataset_get_rows(ds, first, count, x);
+        int64_t n = (int64_t)count * n_in;
+        for (int64_t i = 0; f64 && i < n; i++) {
+            x64[i] = x[i];
+        }
+        ok = fnn_net_predict(net, f64 ? (void *)x64 : (void *)x, count, y) ==
+             FNN_OK;
+        for (int i = 0; ok && i < count; i++) {
+            for (int c = 0; c < k; c++) {
+                int64_t at = (int64_t)i * k + c;
+                double v = f64 ? y[at] : ((float *)y)[at];
+                fprintf(out, "%s%.9g", c ? "," : "", v);
+            }
+            fputc('\n', out);
+        }
+    }
+    free(x);
+    free(x64);
+    free(y);
+    return ok && !ferror(out);
+}
+
+int cmd_predict(int argc, char **argv) {
+    data_args a = {0};
+    const cli_opt opts[] = {
+        {"model", CLI_STRING, &a.model, "FILE", "model file"},
+        DATA_OPTIONS(a),
+        {"output", CLI_STRING, &a.output, "FILE",
+         "write the CSV there instead of to stdout"},
+        {0},
+    };
+    int rc = cli_parse(argc, argv, opts,
+                       "fastnn predict --model FILE --data PATH "
+                       "[--output FILE]",
+                       "Writes one CSV row per sample: the class "
+                       "probabilities for softmax and\nsigmoid models, the "
+                       "outputs for MSE models.");
+    if (rc >= 0) {
+        return rc;
+    }
+    if (!require(a.model, "model", "predict") ||
+        !require(a.data, "data", "predict")) {
+        return CLI_EXIT_USAGE;
+    }
+    fnn_net *net = load_model(a.model);
+    fnn_dataset *ds = net ? load_data(&a) : NULL;
+    rc = CLI_EXIT_USAGE;
+    int n_in = net ? fnn_net_get_options(net)->sizes[0] : 0;
+    if (ds && ds->n_features != n_in) {
+        cli_error("%s: %d features per row, but the model expects %d",
+                  ds->source, ds->n_features, n_in);
+    } else if (ds && (!a.output || cli_check_writable(a.output))) {
+        FILE *out = a.output ? fopen(a.output, "w") : stdout;
+        if (!out) {
+            cli_error("cannot open %s for writing", a.output);
+        } else if (!write_predictions(net, ds, out)) {
+            cli_error("writing predictions failed");
+        } else {
+            rc = CLI_EXIT_OK;
+        }
+        if (out && out != stdout && fclose(out) != 0) {
+            cli_error("cannot write %s", a.output);
+            rc = CLI_EXIT_USAGE;
+        }
+    }
+    fnn_dataset_free(ds);
+    fnn_net_free(net);
+    return rc;
+}
+
+static void print_stats(const fnn_dataset *ds, const fnn_norm *norm,
+                        int json) {
+    if (!json) {
+        printf("%-8s %-16s %14s %14s %14s %14s %s\n", "index", "name",
+               "mean", "std", "min", "max", "zero_variance");
+    }
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *features = json ? cJSON_AddArrayToObject(root, "features") : NULL;
+    if (root) {
+        cJSON_AddNumberToObject(root, "rows", (double)ds->n_rows);
+    }
+    for (int j = 0; j < norm->n_features; j++) {
+        char fallback[24];
+        snprintf(fallback, sizeof fallback, "f%d", j);
+        const char *name = ds->names ? ds->names[j] : fallback;
+        int zero = norm->std[j] == 0;
+        if (!json) {
+            printf("%-8d %-16s %14.6g %14.6g %14.6g %14.6g %s\n", j, name,
+                   norm->mean[j], norm->std[j], norm->min[j], norm->max[j],
+                   zero ? "yes" : "no");
+            continue;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddNumberToObject(f, "index", j);
+        cJSON_AddStringToObject(f, "name", name);
+        cJSON_AddNumberToObject(f, "mean", norm->mean[j]);
+        cJSON_AddNumberToObject(f, "std", norm->std[j]);
+        cJSON_AddNumberToObject(f, "min", norm->min[j]);
+        cJSON_AddNumberToObject(f, "max", norm->max[j]);
+        cJSON_AddBoolToObject(f, "zero_variance", zero);
+        cJSON_AddItemToArray(features, f);
+    }
+    if (json) {
+        progress_print_json(root);
+    } else {
+        printf("%lld rows, %d features, %d with zero variance\n",
+               (long long)ds->n_rows, norm->n_features, norm->n_zero_variance);
+    }
+}
+
+int cmd_stats(int argc, char **argv) {
+    data_args a = {0};
+    const cli_opt opts[] = {
+        DATA_OPTIONS(a),
+        {"json", CLI_FLAG, &a.json, NULL, "print JSON on stdout"},
+        {0},
+    };
+    int rc = cli_parse(argc, argv, opts, "fastnn stats --data PATH [--json]",
+                       "Prints each feature's mean, population standard "
+                       "deviation, minimum and\nmaximum, and flags features "
+                       "with zero variance.");
+    if (rc >= 0) {
+        return rc;
+    }
+    if (!require(a.data, "data", "stats")) {
+        return CLI_EXIT_USAGE;
+    }
+    fnn_dataset *ds = load_data(&a);
+    if (!ds) {
+        return CLI_EXIT_USAGE;
+    }
+    fnn_status s;
+    fnn_norm *norm = fnn_norm_fit(ds, &s);
+    if (!norm) {
+        cli_error("%s: cannot compute statistics: %s", a.data,
+                  fnn_status_str(s));
+        fnn_dataset_free(ds);
+        return CLI_EXIT_USAGE;
+    }
+    print_stats(ds, norm, a.json);
+    fnn_norm_free(norm);
+    fnn_dataset_free(ds);
+    return CLI_EXIT_OK;
+}

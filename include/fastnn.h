@@ -1,0 +1,397 @@
+// fastnn: train deep fully-connected neural networks on the CPU.
+//
+// Conventions used by every function below:
+// - Arrays are row-major. A batch of inputs is [batch_size, n_in]; a weight
+//   matrix is [n_out, n_in], the layout of PyTorch's nn.Linear.
+// - Functions return fnn_status: FNN_OK (0) on success, a negative value on
+//   failure. Constructors return NULL on failure and store the status in
+//   their optional `status` argument.
+// - Functions that read files or validate input take an optional
+//   fnn_error *; on failure it receives a message that names the file, the
+//   position and the offending value. The library never prints or exits.
+// - Every fnn_*_create / _load / _read has a matching _free that accepts NULL.
+#ifndef FASTNN_H
+#define FASTNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FNN_VERSION_STRING "0.1.0"
+// Maximum number of layers (weight matrices) in a network.
+#define FNN_MAX_LAYERS 256
+// Size of the message buffer in fnn_error.
+#define FNN_ERROR_MESSAGE_SIZE 512
+
+typedef enum fnn_status {
+    FNN_OK = 0,
+    FNN_ERR_NOMEM = -1,       // an allocation failed
+    FNN_ERR_INVALID = -2,     // an argument or option is invalid
+    FNN_ERR_IO = -3,          // a file could not be opened, read or written
+    FNN_ERR_FORMAT = -4,      // a file's contents are malformed
+    FNN_ERR_NONFINITE = -5,   // a loss, gradient or input is NaN or infinite
+    FNN_ERR_UNSUPPORTED = -6, // valid but not supported by this build
+    FNN_ERR_INTERRUPTED = -7, // stopped by the caller's callback
+} fnn_status;
+
+// Returns a static, human-readable name for a status ("out of memory", ...).
+const char *fnn_status_str(fnn_status status);
+
+// Detailed error message filled by readers and validators.
+typedef struct fnn_error {
+    char message[FNN_ERROR_MESSAGE_SIZE];
+} fnn_error;
+
+// ---------------------------------------------------------------------------
+// Random numbers
+
+// xoshiro256** (Blackman and Vigna 2018), seeded through splitmix64. Normal
+// draws use the Box-Muller transform in double precision, so a seed gives the
+// same sequence on every IEEE-754 machine with a correctly rounding libm.
+typedef struct fnn_rng {
+    uint64_t s[4];
+} fnn_rng;
+
+// Seeds `rng` from a 64-bit seed.
+void fnn_rng_seed(fnn_rng *rng, uint64_t seed);
+// Returns the next 64 random bits.
+uint64_t fnn_rng_next(fnn_rng *rng);
+// Returns a uniform draw in [0, 1) with 53 random bits.
+double fnn_rng_uniform(fnn_rng *rng);
+// Returns a standard normal draw (Box-Muller).
+double fnn_rng_normal(fnn_rng *rng);
+// Returns a uniform integer in [0, n) without modulo bias; n > 0.
+uint64_t fnn_rng_below(fnn_rng *rng, uint64_t n);
+
+// ---------------------------------------------------------------------------
+// Enumerations and their names
+
+typedef enum fnn_activation {
+    FNN_RELU,
+    FNN_LEAKY_RELU, // slope 0.01 below zero
+    FNN_TANH,
+    FNN_SIGMOID,
+    FNN_IDENTITY,
+} fnn_activation;
+
+typedef enum fnn_loss {
+    FNN_LOSS_AUTO = -1,   // only in options: chosen from the labels
+    FNN_LOSS_SOFTMAX_CE,  // softmax with cross-entropy, labels are classes
+    FNN_LOSS_SIGMOID_BCE, // sigmoid with binary cross-entropy, labels 0/1
+    FNN_LOSS_MSE,         // identity output, 0.5 * squared error per output
+} fnn_loss;
+
+typedef enum fnn_init {
+    FNN_INIT_AUTO,           // chosen from the activation (see fnn_init_for)
+    FNN_INIT_HE,             // N(0, 2/n_in), He et al. 2015
+    FNN_INIT_HE_UNIFORM,     // U(-sqrt(6/n_in), sqrt(6/n_in))
+    FNN_INIT_XAVIER,         // N(0, 2/(n_in+n_out)), Glorot and Bengio 2010
+    FNN_INIT_XAVIER_UNIFORM, // U(-sqrt(6/(n_in+n_out)), +sqrt(...))
+    FNN_INIT_LECUN,          // N(0, 1/n_in), LeCun et al. 1998
+    FNN_INIT_SMALL,          // N(0, 1) * 0.01, the naive baseline
+    FNN_INIT_NORMAL,         // N(0, 1), unscaled
+    FNN_INIT_ZEROS,          // all zero, shows the symmetry problem
+} fnn_init;
+
+typedef enum fnn_dtype {
+    FNN_F32,
+    FNN_F64,
+} fnn_dtype;
+
+typedef enum fnn_optimizer {
+    FNN_SGD,
+    FNN_MOMENTUM,
+    FNN_ADAM,
+} fnn_optimizer;
+
+typedef enum fnn_schedule {
+    FNN_SCHEDULE_CONSTANT,
+    FNN_SCHEDULE_STEP,   // multiply by step_gamma every step_epochs epochs
+    FNN_SCHEDULE_COSINE, // cosine decay from learning_rate to 0 over the run
+} fnn_schedule;
+
+// Each *_name returns a static lower-case name ("relu", "he-uniform", ...);
+// each *_parse sets *out from such a name and returns FNN_ERR_INVALID for an
+// unknown one.
+const char *fnn_activation_name(fnn_activation a);
+fnn_status fnn_activation_parse(const char *name, fnn_activation *out);
+const char *fnn_loss_name(fnn_loss l);
+fnn_status fnn_loss_parse(const char *name, fnn_loss *out);
+const char *fnn_init_name(fnn_init i);
+fnn_status fnn_init_parse(const char *name, fnn_init *out);
+const char *fnn_optimizer_name(fnn_optimizer o);
+fnn_status fnn_optimizer_parse(const char *name, fnn_optimizer *out);
+const char *fnn_schedule_name(fnn_schedule s);
+fnn_status fnn_schedule_parse(const char *name, fnn_schedule *out);
+const char *fnn_dtype_name(fnn_dtype d);
+
+// Returns the initialization that FNN_INIT_AUTO picks for an activation:
+// relu and leaky_relu -> he, tanh -> lecun, sigmoid and identity -> xavier.
+fnn_init fnn_init_for(fnn_activation a);
+
+// Returns the standard deviation of the weights drawn by `init` for a layer
+// with the given fan-in and fan-out (for the uniform kinds, limit/sqrt(3)).
+double fnn_init_std(fnn_init init, int fan_in, int fan_out);
+
+// ---------------------------------------------------------------------------
+// Data sets
+
+// A labelled data set held in memory. Features are either uint8 (pixels, kept
+// small and converted per mini-batch) or float32.
+typedef struct fnn_dataset {
+    int64_t n_rows;
+    int n_features;
+    const uint8_t *u8;  // [n_rows, n_features] or NULL
+    const float *f32;   // [n_rows, n_features] or NULL
+    float *labels;      // [n_rows]: class index, 0/1, or a real value
+    int n_classes;      // 1 + the largest label when all are integers >= 0
+    int labels_integer; // 1 when every label is a non-negative integer
+    char **names;       // [n_features] column names or NULL
+    char *source;       // path the data came from (for messages)
+    void *storage_;     // owned memory; do not touch
+} fnn_dataset;
+
+// Frees a data set and everything it owns; accepts NULL.
+void fnn_dataset_free(fnn_dataset *ds);
+
+// Reads an MNIST-family IDX images file and its labels file (plain or .gz).
+// Checks the magic number, element type, dimension count, every size against
+// the file length, and that the counts match. Returns NULL on failure.
+fnn_dataset *fnn_idx_read(const char *images_path, const char *labels_path,
+                          fnn_error *err, fnn_status *status);
+
+// Options for fnn_csv_read.
+typedef struct fnn_csv_options {
+    int header;             // -1: detect, 0: no header row, 1: header row
+    int label_column;       // 0-based index; -1: last column
+    const char *label_name; // header name of the label column, or NULL
+} fnn_csv_options;
+fnn_csv_options fnn_csv_options_default(void);
+
+// Reads a numeric comma-separated file with LF or CRLF line ends. Rejects a
+// non-numeric or non-finite field, naming the line, the column and the value.
+fnn_dataset *fnn_csv_read(const char *path, const fnn_csv_options *opts,
+                          fnn_error *err, fnn_status *status);
+
+// Copies rows [start, start+count) into `out` [count, n_features] as floats.
+void fnn_dataset_get_rows(const fnn_dataset *ds, int64_t start, int64_t count,
+                          float *out);
+
+// ---------------------------------------------------------------------------
+// Normalization
+
+// Per-feature statistics of a training set, computed in one streaming pass
+// with float64 Welford updates. std is the population standard deviation.
+typedef struct fnn_norm {
+    int n_features;
+    double *mean;         // [n_features]
+    double *std;          // [n_features], as measured (may be 0)
+    double *min;          // [n_features]
+    double *max;          // [n_features]
+    int64_t count;        // rows seen
+    int n_zero_variance;  // features whose std is 0
+} fnn_norm;
+
+// Computes the statistics of every feature of `ds`. Returns NULL on failure.
+fnn_norm *fnn_norm_fit(const fnn_dataset *ds, fnn_status *status);
+// Frees statistics; accepts NULL.
+void fnn_norm_free(fnn_norm *norm);
+
+// Streaming interface: create, update with rows, finish.
+fnn_norm *fnn_norm_create(int n_features, fnn_status *status);
+void fnn_norm_update(fnn_norm *norm, const double *row);
+void fnn_norm_finish(fnn_norm *norm);
+
+// ---------------------------------------------------------------------------
+// Networks
+
+typedef struct fnn_net fnn_net;
+
+typedef struct fnn_net_options {
+    int n_layers;              // number of weight matrices (hidden + output)
+    int sizes[FNN_MAX_LAYERS + 1]; // sizes[0] = n_in, sizes[n_layers] = n_out
+    fnn_activation activation; // for every hidden layer
+    fnn_init init;             // FNN_INIT_AUTO by default
+    fnn_loss loss;             // output head; never FNN_LOSS_AUTO here
+    fnn_dtype dtype;           // FNN_F32 to train, FNN_F64 for checking
+    double l2;                 // lambda in (lambda / 2m) sum ||W||_F^2
+    double keep_prob;          // inverted dropout on hidden layers, 1 = off
+    uint64_t seed;             // initializes weights, dropout and shuffling
+} fnn_net_options;
+
+// Returns options for a 784-256-128-10 ReLU network with softmax output.
+fnn_net_options fnn_net_options_default(void);
+
+// Creates a network and initializes its weights from options->seed. Biases
+// start at 0. Returns NULL on failure.
+fnn_net *fnn_net_create(const fnn_net_options *options, fnn_status *status);
+// Frees a network; accepts NULL.
+void fnn_net_free(fnn_net *net);
+// Returns a deep copy of `net` converted to `dtype` (parameters,
+// normalization and options). Returns NULL on failure.
+fnn_net *fnn_net_clone(const fnn_net *net, fnn_dtype dtype,
+                       fnn_status *status);
+
+// Returns the options the network was built with (init is the resolved one).
+const fnn_net_options *fnn_net_get_options(const fnn_net *net);
+// Returns the initialization used for layer l (0-based).
+fnn_init fnn_net_layer_init(const fnn_net *net, int l);
+
+// Parameters and gradients are one contiguous vector each, ordered
+// W[0], b[0], W[1], b[1], ..., in the dtype of the network.
+int64_t fnn_net_param_count(const fnn_net *net);
+void *fnn_net_params(fnn_net *net);
+void *fnn_net_grads(fnn_net *net);
+// Offsets (in elements) of layer l's weight and bias in the flat vector.
+int64_t fnn_net_weight_offset(const fnn_net *net, int l);
+int64_t fnn_net_bias_offset(const fnn_net *net, int l);
+
+// Installs normalization: x_norm = (x - mean) / std per feature. A std of 0
+// is stored as 1, so that feature is only centered. Arrays are copied.
+fnn_status fnn_net_set_normalization(fnn_net *net, const double *mean,
+                                     const double *std);
+// Returns the installed mean and std (NULL when inputs are not normalized).
+const double *fnn_net_norm_mean(const fnn_net *net);
+const double *fnn_net_norm_std(const fnn_net *net);
+
+// Sets keep_prob for later training steps (1 disables dropout).
+fnn_status fnn_net_set_keep_prob(fnn_net *net, double keep_prob);
+// Sets the L2 strength lambda.
+fnn_status fnn_net_set_l2(fnn_net *net, double l2);
+
+// Dropout masks. FNN_DROPOUT_SAMPLE draws a new mask on each training pass;
+// FNN_DROPOUT_FREEZE reuses the mask of the last pass (for gradient checks);
+// FNN_DROPOUT_OFF evaluates without dropout.
+typedef enum fnn_dropout_mode {
+    FNN_DROPOUT_SAMPLE,
+    FNN_DROPOUT_FREEZE,
+    FNN_DROPOUT_OFF,
+} fnn_dropout_mode;
+
+// Computes the cost J = (1/m) sum loss + (lambda/2m) sum ||W||^2 of a batch
+// and, when `backward` is nonzero, its gradient into the gradient vector.
+// x is [batch_size, n_in] raw features in the network's dtype (normalized
+// here when the network has normalization); y is [batch_size] labels (class
+// index for softmax, 0/1 for sigmoid with one output, target for MSE with one
+// output) or, for multi-output MSE and BCE, [batch_size, n_out] targets.
+// `cost` receives J in double. Returns FNN_ERR_NONFINITE when J is not finite.
+fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
+                        int batch_size, fnn_dropout_mode dropout,
+                        int backward, double *cost);
+
+// Runs the forward pass without dropout. x as in fnn_net_cost; out receives
+// [batch_size, n_out] probabilities (softmax, sigmoid) or outputs (MSE) in
+// the network's dtype.
+fnn_status fnn_net_predict(fnn_net *net, const void *x, int batch_size,
+                           void *out);
+
+// Per-layer pre-activations and activations of the last forward pass:
+// [batch_size, sizes[l+1]] in the network's dtype. Valid until the next call.
+const void *fnn_net_preactivation(const fnn_net *net, int l);
+const void *fnn_net_activation(const fnn_net *net, int l);
+
+// ---------------------------------------------------------------------------
+// Optimizers
+
+typedef struct fnn_optim_options {
+    fnn_optimizer kind;
+    double learning_rate;
+    double momentum;     // for FNN_MOMENTUM, default 0.9
+    double beta1, beta2; // for FNN_ADAM, defaults 0.9 and 0.999
+    double adam_epsilon; // default 1e-8
+} fnn_optim_options;
+fnn_optim_options fnn_optim_options_default(void);
+
+typedef struct fnn_optim fnn_optim;
+
+// Creates optimizer state (velocity or Adam moments) for `net`.
+fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
+                            fnn_status *status);
+void fnn_optim_free(fnn_optim *opt);
+// Applies one update with the gradient vector of `net` and the given rate.
+// Adam keeps one step counter for the whole update (bias correction).
+fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate);
+// Returns the number of updates applied so far.
+int64_t fnn_optim_steps(const fnn_optim *opt);
+
+// Returns the learning rate of a schedule at `epoch` (0-based, may be a
+// fraction) out of `epochs`.
+double fnn_schedule_rate(fnn_schedule s, double base_rate, double epoch,
+                         int epochs, int step_epochs, double step_gamma);
+
+// ---------------------------------------------------------------------------
+// Training
+
+typedef struct fnn_epoch_report {
+    int epoch;            // 1-based
+    int epochs;
+    double train_loss;    // mean cost over the epoch's mini-batches
+    double test_loss;     // NaN when there is no test set
+    double test_accuracy; // NaN when there is no test set or for MSE
+    double seconds;
+    double samples_per_second;
+    double learning_rate;
+} fnn_epoch_report;
+
+typedef struct fnn_train_options {
+    int epochs;
+    int batch_size;
+    fnn_optim_options optim;
+    fnn_schedule schedule;
+    int step_epochs;   // for FNN_SCHEDULE_STEP
+    double step_gamma; // for FNN_SCHEDULE_STEP
+    // Called after every mini-batch (may be NULL). A nonzero return stops
+    // training with FNN_ERR_INTERRUPTED.
+    int (*on_batch)(void *user, int epoch, int64_t batch, int64_t n_batches,
+                    double loss);
+    // Called after every epoch (may be NULL). A nonzero return stops.
+    int (*on_epoch)(void *user, const fnn_epoch_report *report);
+    void *user;
+} fnn_train_options;
+fnn_train_options fnn_train_options_default(void);
+
+// Trains `net` on `train` (features normalized with the network's stored
+// statistics, if any), shuffling with the network's generator every epoch,
+// and evaluates on `test` after every epoch when it is not NULL. On a
+// non-finite loss returns FNN_ERR_NONFINITE and fills err with the step.
+fnn_status fnn_train(fnn_net *net, const fnn_dataset *train,
+                     const fnn_dataset *test, const fnn_train_options *opts,
+                     fnn_error *err);
+
+// Evaluation result.
+typedef struct fnn_eval_result {
+    int64_t samples;
+    double loss;     // mean loss without the L2 term
+    double accuracy; // NaN for MSE
+} fnn_eval_result;
+
+// Evaluates `net` on a data set in batches of a fixed size, so the same
+// model and data always give the same numbers.
+fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
+                        fnn_eval_result *result, fnn_error *err);
+
+// Checks that a data set fits a network: feature count, labels in range for
+// the loss. Fills err naming the first bad row.
+fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
+                             fnn_error *err);
+
+// ---------------------------------------------------------------------------
+// Model files (safetensors)
+
+// Writes the network atomically: a temporary file in the same directory,
+// fsync, rename. `config_json` is an optional JSON text stored as metadata
+// "training". Identical networks give byte-identical files.
+fnn_status fnn_model_save(const fnn_net *net, const char *path,
+                          const char *config_json, fnn_error *err);
+
+// Reads a model file written by fnn_model_save. Returns NULL on failure.
+fnn_net *fnn_model_load(const char *path, fnn_error *err, fnn_status *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,116 @@
+// Type dispatch for the layer code in layers_impl.h, and the public cost and
+// prediction entry points.
+#include "net_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define REAL float
+#define SUFFIX f32
+#define GEMM cblas_sgemm
+#include "layers_impl.h"
+#undef REAL
+#undef SUFFIX
+#undef GEMM
+
+#define REAL double
+#define SUFFIX f64
+#define GEMM cblas_dgemm
+#include "layers_impl.h"
+#undef REAL
+#undef SUFFIX
+#undef GEMM
+
+fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
+                           fnn_dropout_mode dropout, int normalized) {
+    fnn_status s = fnn_net_reserve(net, batch_size);
+    if (s != FNN_OK) {
+        return s;
+    }
+    if (net->opt.dtype == FNN_F64) {
+        return forward_f64(net, x, batch_size, dropout, normalized);
+    }
+    return forward_f32(net, x, batch_size, dropout, normalized);
+}
+
+fnn_status fnn_net_loss(fnn_net *net, const void *y, int batch_size,
+                        double *loss_sum, int64_t *correct, int write_dz) {
+    if (net->opt.dtype == FNN_F64) {
+        return loss_f64(net, y, batch_size, loss_sum, correct, write_dz);
+    }
+    return loss_f32(net, y, batch_size, loss_sum, correct, write_dz);
+}
+
+void fnn_net_backward(fnn_net *net, int batch_size) {
+    if (net->opt.dtype == FNN_F64) {
+        backward_f64(net, batch_size);
+    } else {
+        backward_f32(net, batch_size);
+    }
+}
+
+double fnn_net_l2_term(const fnn_net *net, int batch_size) {
+    if (net->opt.dtype == FNN_F64) {
+        return l2_term_f64(net, batch_size);
+    }
+    return l2_term_f32(net, batch_size);
+}
+
+int fnn_net_first_nonfinite_layer(const fnn_net *net, int batch_size) {
+    if (net->opt.dtype == FNN_F64) {
+        return first_nonfinite_f64(net, batch_size);
+    }
+    return first_nonfinite_f32(net, batch_size);
+}
+
+fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
+                        int batch_size, fnn_dropout_mode dropout,
+                        int backward, double *cost) {
+    if (!net || !x || !y || batch_size <= 0 || !cost) {
+        return FNN_ERR_INVALID;
+    }
+    fnn_status s = fnn_net_forward(net, x, batch_size, dropout, 0);
+    if (s != FNN_OK) {
+        return s;
+    }
+    double loss_sum = 0;
+    s = fnn_net_loss(net, y, batch_size, &loss_sum, NULL, backward);
+    if (s != FNN_OK && s != FNN_ERR_NONFINITE) {
+        return s;
+    }
+    *cost = loss_sum / batch_size + fnn_net_l2_term(net, batch_size);
+    if (s == FNN_ERR_NONFINITE || !isfinite(*cost)) {
+        return FNN_ERR_NONFINITE;
+    }
+    if (backward) {
+        fnn_net_backward(net, batch_size);
+    }
+    return FNN_OK;
+}
+
+fnn_status fnn_net_predict(fnn_net *net, const void *x, int batch_size,
+                           void *out) {
+    if (!net || !x || batch_size <= 0 || !out) {
+        return FNN_ERR_INVALID;
+    }
+    fnn_status s = fnn_net_forward(net, x, batch_size, FNN_DROPOUT_OFF, 0);
+    if (s != FNN_OK) {
+        return s;
+    }
+    if (net->opt.dtype == FNN_F64) {
+        output_f64(net, batch_size, out);
+    } else {
+        output_f32(net, batch_size, out);
+    }
+    return FNN_OK;
+}
+
+fnn_status fnn_net_output(fnn_net *net, int batch_size, void *out) {
+    if (net->opt.dtype == FNN_F64) {
+        output_f64(net, batch_size, out);
+    } else {
+        output_f32(net, batch_size, out);
+    }
+    return FNN_OK;
+}

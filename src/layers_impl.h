@@ -1,0 +1,354 @@
+// Dense layers, activations and output losses, written once for a scalar
+// type and compiled twice by layers.c: REAL = float with cblas_sgemm (the
+// training path) and REAL = double with cblas_dgemm (the gradient check). So
+// the check runs on exactly the code that trains.
+//
+// Expects REAL, SUFFIX (f32 or f64) and GEMM to be defined.
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SUFFIX)
+
+static const REAL *FN(layer_input)(const fnn_net *net, int l) {
+    if (l == 0) {
+        return (const REAL *)net->input;
+    }
+    return (const REAL *)(net->dropout_used ? net->drop[l - 1]
+                                            : net->act[l - 1]);
+}
+
+// g(z) for a hidden layer, element-wise over n values.
+static void FN(activate)(fnn_activation g, const REAL *z, REAL *a,
+                         int64_t n) {
+    switch (g) {
+    case FNN_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = z[i] > 0 ? z[i] : 0;
+        }
+        break;
+    case FNN_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = z[i] > 0 ? z[i] : (REAL)0.01 * z[i];
+        }
+        break;
+    case FNN_TANH:
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = (REAL)tanh(z[i]);
+        }
+        break;
+    case FNN_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = (REAL)(1.0 / (1.0 + exp(-(double)z[i])));
+        }
+        break;
+    case FNN_IDENTITY:
+        memcpy(a, z, (size_t)n * sizeof(REAL));
+        break;
+    }
+}
+
+// dz = da * g'(z), with g' expressed through z or a = g(z) (before dropout).
+static void FN(activate_backward)(fnn_activation g, const REAL *z,
+                                  const REAL *a, const REAL *da, REAL *dz,
+                                  int64_t n) {
+    switch (g) {
+    case FNN_RELU:
+        // The derivative at exactly z = 0 is taken as 0 (the left slope).
+        for (int64_t i = 0; i < n; i++) {
+            dz[i] = z[i] > 0 ? da[i] : 0;
+        }
+        break;
+    case FNN_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            dz[i] = z[i] > 0 ? da[i] : (REAL)0.01 * da[i];
+        }
+        break;
+    case FNN_TANH:
+        // d tanh(z)/dz = 1 - tanh(z)^2
+        for (int64_t i = 0; i < n; i++) {
+            dz[i] = da[i] * (1 - a[i] * a[i]);
+        }
+        break;
+    case FNN_SIGMOID:
+        // d s(z)/dz = s(z) (1 - s(z))
+        for (int64_t i = 0; i < n; i++) {
+            dz[i] = da[i] * a[i] * (1 - a[i]);
+        }
+        break;
+    case FNN_IDENTITY:
+        memcpy(dz, da, (size_t)n * sizeof(REAL));
+        break;
+    }
+}
+
+static void FN(sample_mask)(fnn_net *net, REAL *mask, int64_t n) {
+    double keep = net->opt.keep_prob;
+    REAL scale = (REAL)(1.0 / keep);
+    for (int64_t i = 0; i < n; i++) {
+        mask[i] = fnn_rng_uniform(&net->rng_dropout) < keep ? scale : 0;
+    }
+}
+
+static void FN(normalize_input)(fnn_net *net, const REAL *x, int batch) {
+    int n_in = net->opt.sizes[0];
+    REAL *out = (REAL *)net->x_norm;
+    for (int i = 0; i < batch; i++) {
+        for (int j = 0; j < n_in; j++) {
+            double v = ((double)x[(int64_t)i * n_in + j] - net->norm_mean[j]) /
+                       net->norm_std[j];
+            out[(int64_t)i * n_in + j] = (REAL)v;
+        }
+    }
+}
+
+static fnn_status FN(forward)(fnn_net *net, const REAL *x, int batch,
+                              fnn_dropout_mode dropout, int normalized) {
+    const fnn_net_options *o = &net->opt;
+    const REAL *params = (const REAL *)net->params;
+    if (net->norm_mean && !normalized) {
+        FN(normalize_input)(net, x, batch);
+        x = (const REAL *)net->x_norm;
+    }
+    net->input = x;
+    int use_dropout = dropout != FNN_DROPOUT_OFF && o->keep_prob < 1.0;
+    if (dropout == FNN_DROPOUT_FREEZE && !net->mask_valid) {
+        return FNN_ERR_INVALID;
+    }
+    net->dropout_used = use_dropout;
+    for (int l = 0; l < o->n_layers; l++) {
+        int n_in = o->sizes[l];
+        int n_out = o->sizes[l + 1];
+        const REAL *w = params + net->w_off[l];
+        const REAL *b = params + net->b_off[l];
+        const REAL *in = FN(layer_input)(net, l);
+        REAL *z = (REAL *)net->z[l];
+        // z [batch, n_out] = in [batch, n_in] * W^T + b
+        for (int i = 0; i < batch; i++) {
+            memcpy(z + (int64_t)i * n_out, b, (size_t)n_out * sizeof(REAL));
+        }
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1,
+             in, n_in, w, n_in, 1, z, n_out);
+        int64_t n = (int64_t)batch * n_out;
+        int hidden = l < o->n_layers - 1;
+        REAL *a = (REAL *)net->act[l];
+        FN(activate)(hidden ? o->activation : FNN_IDENTITY, z, a, n);
+        if (hidden && use_dropout) {
+            REAL *mask = (REAL *)net->mask[l];
+            if (dropout == FNN_DROPOUT_SAMPLE) {
+                FN(sample_mask)(net, mask, n);
+            }
+            REAL *d = (REAL *)net->drop[l];
+            for (int64_t i = 0; i < n; i++) {
+                d[i] = a[i] * mask[i];
+            }
+        }
+    }
+    if (use_dropout && dropout == FNN_DROPOUT_SAMPLE) {
+        net->mask_valid = 1;
+    }
+    return FNN_OK;
+}
+
+// Softmax cross-entropy of one row of logits through log-sum-exp: with
+// m = max z, log sum exp z = m + log sum exp(z - m), so no term overflows.
+static double FN(softmax_row)(const REAL *z, int k, int label, REAL *dz,
+                              double inv_m, int *argmax) {
+    int best = 0;
+    for (int c = 1; c < k; c++) {
+        if (z[c] > z[best]) {
+            best = c;
+        }
+    }
+    double zmax = z[best];
+    double sum = 0;
+    for (int c = 0; c < k; c++) {
+        sum += exp((double)z[c] - zmax);
+    }
+    double lse = zmax + log(sum);
+    if (dz) {
+        // dJ/dz = (softmax(z) - onehot(label)) / m
+        for (int c = 0; c < k; c++) {
+            double p = exp((double)z[c] - lse);
+            dz[c] = (REAL)((p - (c == label)) * inv_m);
+        }
+    }
+    *argmax = best;
+    return lse - (double)z[label];
+}
+
+// Binary cross-entropy from a logit: max(z, 0) - z y + log(1 + exp(-|z|)),
+// finite for any z; its derivative is sigmoid(z) - y.
+static double FN(bce_logit)(double z, double y, double *dz) {
+    double loss = (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));
+    double s = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+    *dz = s - y;
+    return loss;
+}
+
+static fnn_status FN(loss)(fnn_net *net, const REAL *y, int batch,
+                           double *loss_sum, int64_t *correct, int write_dz) {
+    const fnn_net_options *o = &net->opt;
+    int k = o->sizes[o->n_layers];
+    const REAL *z = (const REAL *)net->act[o->n_layers - 1];
+    REAL *dz = write_dz ? (REAL *)net->dz : NULL;
+    double inv_m = 1.0 / batch;
+    double total = 0;
+    int64_t hits = 0;
+    for (int i = 0; i < batch; i++) {
+        const REAL *zi = z + (int64_t)i * k;
+        REAL *dzi = dz ? dz + (int64_t)i * k : NULL;
+        if (o->loss == FNN_LOSS_SOFTMAX_CE) {
+            double label = y[i];
+            if (!(label >= 0 && label < k) || label != (int)label) {
+                return FNN_ERR_INVALID;
+            }
+            int pred;
+            total += FN(softmax_row)(zi, k, (int)label, dzi, inv_m, &pred);
+            hits += pred == (int)label;
+            continue;
+        }
+        const REAL *yi = y + (int64_t)i * k;
+        int all_right = 1;
+        for (int c = 0; c < k; c++) {
+            double d;
+            if (o->loss == FNN_LOSS_SIGMOID_BCE) {
+                total += FN(bce_logit)(zi[c], yi[c], &d);
+                all_right &= (zi[c] > 0) == (yi[c] > 0.5);
+            } else {
+                // 0.5 (z - y)^2, derivative z - y
+                d = (double)zi[c] - yi[c];
+                total += 0.5 * d * d;
+            }
+            if (dzi) {
+                dzi[c] = (REAL)(d * inv_m);
+            }
+        }
+        hits += all_right;
+    }
+    *loss_sum += total;
+    if (correct && o->loss != FNN_LOSS_MSE) {
+        *correct += hits;
+    }
+    return isfinite(total) ? FNN_OK : FNN_ERR_NONFINITE;
+}
+
+static void FN(backward)(fnn_net *net, int batch) {
+    const fnn_net_options *o = &net->opt;
+    REAL *params = (REAL *)net->params;
+    REAL *grads = (REAL *)net->grads;
+    REAL *dz = (REAL *)net->dz;
+    REAL *da = (REAL *)net->da;
+    REAL l2_scale = (REAL)(o->l2 / batch);
+    for (int l = o->n_layers - 1; l >= 0; l--) {
+        int n_in = o->sizes[l];
+        int n_out = o->sizes[l + 1];
+        const REAL *w = params + net->w_off[l];
+        REAL *dw = grads + net->w_off[l];
+        REAL *db = grads + net->b_off[l];
+        const REAL *in = FN(layer_input)(net, l);
+        // dW [n_out, n_in] = dz^T [n_out, batch] * in [batch, n_in]
+        //                    + (lambda/m) W
+        int64_t nw = (int64_t)n_out * n_in;
+        if (o->l2 > 0) {
+            for (int64_t i = 0; i < nw; i++) {
+                dw[i] = l2_scale * w[i];
+            }
+        }
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1,
+             dz, n_out, in, n_in, o->l2 > 0 ? 1 : 0, dw, n_in);
+        // db = sum of dz over the batch
+        for (int j = 0; j < n_out; j++) {
+            db[j] = 0;
+        }
+        for (int i = 0; i < batch; i++) {
+            const REAL *row = dz + (int64_t)i * n_out;
+            for (int j = 0; j < n_out; j++) {
+                db[j] += row[j];
+            }
+        }
+#ifdef FNN_TESTING
+        FN(testing_corrupt)(net, l, batch);
+#endif
+        if (l == 0) {
+            break;
+        }
+        // da [batch, n_in] = dz [batch, n_out] * W [n_out, n_in]
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1,
+             dz, n_out, w, n_in, 0, da, n_in);
+        int64_t n = (int64_t)batch * n_in;
+        if (net->dropout_used) {
+            const REAL *mask = (const REAL *)net->mask[l - 1];
+            for (int64_t i = 0; i < n; i++) {
+                da[i] *= mask[i];
+            }
+        }
+        FN(activate_backward)(o->activation, (const REAL *)net->z[l - 1],
+                              (const REAL *)net->act[l - 1], da, dz, n);
+    }
+}
+
+static double FN(l2_term)(const fnn_net *net, int batch) {
+    const fnn_net_options *o = &net->opt;
+    if (o->l2 == 0) {
+        return 0;
+    }
+    const REAL *params = (const REAL *)net->params;
+    double sum = 0;
+    for (int l = 0; l < o->n_layers; l++) {
+        const REAL *w = params + net->w_off[l];
+        int64_t nw = (int64_t)o->sizes[l] * o->sizes[l + 1];
+        for (int64_t i = 0; i < nw; i++) {
+            sum += (double)w[i] * w[i];
+        }
+    }
+    return o->l2 / (2.0 * batch) * sum;
+}
+
+static int FN(first_nonfinite)(const fnn_net *net, int batch) {
+    const fnn_net_options *o = &net->opt;
+    for (int l = 0; l < o->n_layers; l++) {
+        int64_t n = (int64_t)batch * o->sizes[l + 1];
+        const REAL *z = (const REAL *)net->z[l];
+        const REAL *a = (const REAL *)net->act[l];
+        for (int64_t i = 0; i < n; i++) {
+            if (!isfinite(z[i]) || !isfinite(a[i])) {
+                return l;
+            }
+        }
+    }
+    return -1;
+}
+
+// Output probabilities (softmax, sigmoid) or values (MSE) of the last pass.
+static void FN(output)(const fnn_net *net, int batch, REAL *out) {
+    const fnn_net_options *o = &net->opt;
+    int k = o->sizes[o->n_layers];
+    const REAL *z = (const REAL *)net->act[o->n_layers - 1];
+    for (int i = 0; i < batch; i++) {
+        const REAL *zi = z + (int64_t)i * k;
+        REAL *oi = out + (int64_t)i * k;
+        if (o->loss == FNN_LOSS_SOFTMAX_CE) {
+            double zmax = zi[0];
+            for (int c = 1; c < k; c++) {
+                zmax = zi[c] > zmax ? zi[c] : zmax;
+            }
+            double sum = 0;
+            for (int c = 0; c < k; c++) {
+                sum += exp((double)zi[c] - zmax);
+            }
+            for (int c = 0; c < k; c++) {
+                oi[c] = (REAL)(exp((double)zi[c] - zmax) / sum);
+            }
+        } else if (o->loss == FNN_LOSS_SIGMOID_BCE) {
+            for (int c = 0; c < k; c++) {
+                oi[c] = (REAL)(1.0 / (1.0 + exp(-(double)zi[c])));
+            }
+        } else {
+            memcpy(oi, zi, (size_t)k * sizeof(REAL));
+        }
+    }
+}
+
+#undef FN
+#undef CAT
+#undef CAT_

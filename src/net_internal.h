@@ -1,0 +1,85 @@
+// The network structure, shared by the network, layer, training and model
+// file sources. Not installed.
+#ifndef FNN_NET_INTERNAL_H
+#define FNN_NET_INTERNAL_H
+
+#include "internal.h"
+
+struct fnn_net {
+    fnn_net_options opt;
+    fnn_init layer_init[FNN_MAX_LAYERS]; // resolved initialization per layer
+    size_t elem;                         // bytes per element of opt.dtype
+    int64_t n_params;
+    int64_t w_off[FNN_MAX_LAYERS];
+    int64_t b_off[FNN_MAX_LAYERS];
+    void *params; // [n_params]
+    void *grads;  // [n_params]
+    double *norm_mean; // [n_in] or NULL when inputs are not normalized
+    double *norm_std;  // [n_in], zero-variance features stored as 1
+    char *training_json; // training configuration kept with the model
+    fnn_rng rng_dropout;
+    fnn_rng rng_shuffle;
+
+    // Work buffers sized for ws_batch rows, grown only when a larger batch
+    // arrives, so training steps never allocate.
+    int ws_batch;
+    int max_width;
+    void *x_norm;                // [ws_batch, n_in]
+    void *z[FNN_MAX_LAYERS];     // pre-activations [ws_batch, sizes[l+1]]
+    void *act[FNN_MAX_LAYERS];   // g(z) before dropout
+    void *drop[FNN_MAX_LAYERS];  // act * mask, the next layer's input
+    void *mask[FNN_MAX_LAYERS];  // 0 or 1/keep_prob
+    void *dz;                    // [ws_batch, max_width]
+    void *da;                    // [ws_batch, max_width]
+    int dropout_used;            // the last forward pass applied dropout
+    int mask_valid;              // masks hold a sampled pattern
+    const void *input;           // input of layer 0 in the last pass
+#ifdef FNN_TESTING
+    int planted_bug; // see fnn_testing_plant_bug
+#endif
+};
+
+// Allocates a network with zero parameters (no initialization).
+fnn_net *fnn_net_alloc(const fnn_net_options *o, fnn_status *status);
+
+// Grows the work buffers to hold batch_size rows.
+fnn_status fnn_net_reserve(fnn_net *net, int batch_size);
+
+// Fills w [n_out, n_in] (row-major) with draws for `init`.
+void fnn_init_fill(double *w, int n_out, int n_in, fnn_init init,
+                   fnn_rng *rng);
+
+// Forward pass on x [batch_size, n_in] in the network's dtype. When
+// `normalized` is zero and the network has statistics, x is normalized into
+// a work buffer first.
+fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
+                           fnn_dropout_mode dropout, int normalized);
+
+// Loss of the last forward pass against y (see fnn_net_cost for the layout).
+// Adds the summed per-sample loss to *loss_sum (without L2) and the number
+// of correct predictions to *correct (classification only; may be NULL).
+// When write_dz is nonzero, stores dJ/dz of the output layer, divided by
+// batch_size, in the dz buffer.
+fnn_status fnn_net_loss(fnn_net *net, const void *y, int batch_size,
+                        double *loss_sum, int64_t *correct, int write_dz);
+
+// Backward pass from the output dz left by fnn_net_loss; fills grads,
+// including (lambda/m) W for L2.
+void fnn_net_backward(fnn_net *net, int batch_size);
+
+// Returns (lambda / 2m) sum_l ||W[l]||_F^2 for batch size m.
+double fnn_net_l2_term(const fnn_net *net, int batch_size);
+
+// Returns the first layer (0-based) whose pre-activations or activations of
+// the last pass hold a non-finite value, or -1.
+int fnn_net_first_nonfinite_layer(const fnn_net *net, int batch_size);
+
+// Writes the output probabilities or values of the last forward pass to out
+// [batch_size, n_out].
+fnn_status fnn_net_output(fnn_net *net, int batch_size, void *out);
+
+// Normalizes one raw row (double) with the network's statistics into out.
+void fnn_net_normalize_row(const fnn_net *net, const double *row,
+                           double *out);
+
+#endif

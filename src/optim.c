@@ -1,0 +1,121 @@
+// Optimizers over the flat parameter and gradient vectors, and learning-rate
+// schedules.
+#include "net_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct fnn_optim {
+    fnn_optim_options o;
+    fnn_dtype dtype;
+    int64_t n;
+    int64_t steps;  // updates applied; Adam's t, shared by every tensor
+    double *state1; // velocity (momentum) or first moment (Adam)
+    double *state2; // second moment (Adam)
+};
+
+fnn_optim_options fnn_optim_options_default(void) {
+    fnn_optim_options o;
+    o.kind = FNN_ADAM;
+    o.learning_rate = 1e-3;
+    o.momentum = 0.9;
+    o.beta1 = 0.9;
+    o.beta2 = 0.999;
+    o.adam_epsilon = 1e-8;
+    return o;
+}
+
+fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
+                            fnn_status *status) {
+    if (!net || !o || (int)o->kind < 0 || o->kind > FNN_ADAM ||
+        !(o->learning_rate >= 0) || !(o->momentum >= 0) ||
+        !(o->momentum < 1) || !(o->beta1 >= 0) || !(o->beta1 < 1) ||
+        !(o->beta2 >= 0) || !(o->beta2 < 1) || !(o->adam_epsilon >= 0)) {
+        fnn_set_status(status, FNN_ERR_INVALID);
+        return NULL;
+    }
+    fnn_optim *opt = calloc(1, sizeof *opt);
+    if (!opt) {
+        fnn_set_status(status, FNN_ERR_NOMEM);
+        return NULL;
+    }
+    opt->o = *o;
+    opt->dtype = net->opt.dtype;
+    opt->n = net->n_params;
+    size_t n = (size_t)opt->n;
+    if (o->kind != FNN_SGD) {
+        opt->state1 = calloc(n, sizeof(double));
+    }
+    if (o->kind == FNN_ADAM) {
+        opt->state2 = calloc(n, sizeof(double));
+    }
+    if ((o->kind != FNN_SGD && !opt->state1) ||
+        (o->kind == FNN_ADAM && !opt->state2)) {
+        fnn_optim_free(opt);
+        fnn_set_status(status, FNN_ERR_NOMEM);
+        return NULL;
+    }
+    fnn_set_status(status, FNN_OK);
+    return opt;
+}
+
+void fnn_optim_free(fnn_optim *opt) {
+    if (!opt) {
+        return;
+    }
+    free(opt->state1);
+    free(opt->state2);
+    free(opt);
+}
+
+int64_t fnn_optim_steps(const fnn_optim *opt) {
+    return opt->steps;
+}
+
+// The update loops keep their state in double whatever the parameter type:
+// the state vectors are small next to the activations, and double moments
+// keep a float32 and a float64 run on the same trajectory longer.
+#define REAL float
+#define SUFFIX f32
+#include "optim_impl.h"
+#undef REAL
+#undef SUFFIX
+#define REAL double
+#define SUFFIX f64
+#include "optim_impl.h"
+#undef REAL
+#undef SUFFIX
+
+fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate) {
+    if (!opt || !net || net->n_params != opt->n ||
+        net->opt.dtype != opt->dtype || !(learning_rate >= 0)) {
+        return FNN_ERR_INVALID;
+    }
+    opt->steps++;
+    if (opt->dtype == FNN_F64) {
+        update_f64(opt, net->params, net->grads, learning_rate);
+    } else {
+        update_f32(opt, net->params, net->grads, learning_rate);
+    }
+    return FNN_OK;
+}
+
+double fnn_schedule_rate(fnn_schedule s, double base_rate, double epoch,
+                         int epochs, int step_epochs, double step_gamma) {
+    switch (s) {
+    case FNN_SCHEDULE_CONSTANT:
+        return base_rate;
+    case FNN_SCHEDULE_STEP:
+        if (step_epochs <= 0) {
+            return base_rate;
+        }
+        return base_rate * pow(step_gamma, floor(epoch / step_epochs));
+    case FNN_SCHEDULE_COSINE:
+        if (epochs <= 0) {
+            return base_rate;
+        }
+        // 0.5 (1 + cos(pi t / T)): base_rate at t = 0, 0 at t = T.
+        return 0.5 * base_rate * (1.0 + cos(FNN_PI * epoch / epochs));
+    }
+    return base_rate;
+}
