@@ -164,7 +164,8 @@ static double FN(softmax_row)(const REAL *z, int k, int label, REAL *dz,
     for (int c = 0; c < k; c++) {
         sum += exp((double)z[c] - zmax);
     }
-    double lse = zmax + log(sum);
+    double log_sum = log(sum);
+    double lse = zmax + log_sum;
     if (dz) {
         // dJ/dz = (softmax(z) - onehot(label)) / m
         for (int c = 0; c < k; c++) {
@@ -173,7 +174,9 @@ static double FN(softmax_row)(const REAL *z, int k, int label, REAL *dz,
         }
     }
     *argmax = best;
-    return lse - (double)z[label];
+    // log_sum + (zmax - z[label]) equals lse - z[label] but never subtracts
+    // two large numbers: [1000, 999, -1000] gives 1 + log(1 + e^-1) exactly.
+    return log_sum + (zmax - (double)z[label]);
 }
 
 // Binary cross-entropy from a logit: max(z, 0) - z y + log(1 + exp(-|z|)),

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# End-to-end checks of fastnn train, eval, predict and stats: accuracy on a
+# real Fashion-MNIST subset, reproducible model files, and bad input that
+# must exit 2 with a message and write nothing.
+set -u
+FASTNN=${1:?usage: cli_train.sh PATH_TO_FASTNN}
+DATA=/usr/share/datasets/fashion-mnist
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+pass() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+json_field() { # FILE KEY: the KEY of the last JSON line in FILE
+    python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
+}
+
+# 1. Training on 5,000 images for 2 epochs reaches 0.75 test accuracy, and
+# eval of the saved model reports exactly the last epoch's accuracy.
+"$FASTNN" train --limit 5000 --epochs 2 --json --out "$work/m.safetensors" \
+    >"$work/train.jsonl" 2>"$work/train.err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "train exited $rc: $(cat "$work/train.err")"
+else
+    acc=$(json_field "$work/train.jsonl" test_accuracy)
+    summary=$(json_field "$work/train.jsonl" summary)
+    [ "$summary" = "True" ] && pass || fail "last JSON line is not the summary"
+    python3 -c "import sys; sys.exit(0 if float('$acc') >= 0.75 else 1)" \
+        && pass || fail "test accuracy $acc < 0.75"
+    [ "$(grep -c '"epoch"' "$work/train.jsonl")" -eq 3 ] && pass \
+        || fail "expected 2 epoch lines and a summary"
+    "$FASTNN" eval --model "$work/m.safetensors" --data "$DATA" --json \
+        >"$work/eval.json" 2>"$work/eval.err" || fail "eval failed"
+    eacc=$(json_field "$work/eval.json" accuracy)
+    [ "$eacc" = "$acc" ] && pass || fail "eval accuracy $eacc != train $acc"
+    [ "$(json_field "$work/eval.json" samples)" = 10000 ] && pass \
+        || fail "eval did not use the 10,000 test images"
+fi
+
+# 2. The same seed gives byte-identical model files.
+"$FASTNN" train --limit 500 --epochs 1 --out "$work/a.safetensors" 2>/dev/null
+"$FASTNN" train --limit 500 --epochs 1 --out "$work/b.safetensors" 2>/dev/null
+cmp -s "$work/a.safetensors" "$work/b.safetensors" && pass \
+    || fail "same seed gave different model files"
+"$FASTNN" train --limit 500 --epochs 1 --seed 43 --out "$work/c.safetensors" \
+    2>/dev/null
+cmp -s "$work/a.safetensors" "$work/c.safetensors" && \
+    fail "different seeds gave the same model" || pass
+
+# 3. predict writes one row per sample whose probabilities sum to 1.
+"$FASTNN" predict --model "$work/a.safetensors" \
+    --data "$DATA/t10k-images-idx3-ubyte.gz" >"$work/pred.csv" \
+    || fail "predict failed"
+python3 - "$work/pred.csv" <<'PY' && pass || fail "predict output is wrong"
+import sys
+rows = open(sys.argv[1]).read().splitlines()
+assert rows[0].split(",")[0] == "p_0", rows[0]
+assert len(rows) == 10001, len(rows)
+for r in rows[1:50]:
+    p = [float(v) for v in r.split(",")]
+    assert len(p) == 10 and abs(sum(p) - 1) < 1e-5, r
+PY
+
+# 4. stats on a CSV with a header: mean and population std by hand.
+printf 'a,b,label\n1,10,0\n2,10,1\n3,10,0\n' >"$work/s.csv"
+"$FASTNN" stats --data "$work/s.csv" --json >"$work/stats.json" \
+    || fail "stats failed"
+python3 - "$work/stats.json" <<'PY' && pass || fail "stats values are wrong"
+import json, math, sys
+s = json.load(open(sys.argv[1]))
+assert s["rows"] == 3
+a, b = s["features"]
+assert a["name"] == "a" and abs(a["mean"] - 2) < 1e-12
+assert abs(a["std"] - math.sqrt(2 / 3)) < 1e-7 and not a["zero_variance"]
+assert b["std"] == 0 and b["zero_variance"] and b["min"] == 10
+PY
+
+# 5. A zero-variance feature is named in a warning, and training works.
+printf '0,5,0\n1,5,1\n0,5,0\n1,5,1\n' >"$work/z.csv"
+"$FASTNN" train --train "$work/z.csv" --epochs 1 --batch-size 2 \
+    --layers 4 --out "$work/z.safetensors" 2>"$work/z.err" \
+    || fail "training on z.csv failed: $(cat "$work/z.err")"
+grep -q "zero variance" "$work/z.err" && grep -q ": 1" "$work/z.err" && pass \
+    || fail "no zero-variance warning naming feature 1: $(cat "$work/z.err")"
+
+# 6. Bad input: exit status 2, a message naming the problem, no file.
+expect_usage() { # NEEDLE ARGS...: fastnn ARGS must exit 2 and print NEEDLE
+    local needle=$1
+    shift
+    rm -f "$work/out.safetensors"
+    "$FASTNN" "$@" >/dev/null 2>"$work/err"
+    local rc=$?
+    if [ $rc -ne 2 ]; then
+        fail "fastnn $* exited $rc, expected 2"
+    elif ! grep -qF -- "$needle" "$work/err"; then
+        fail "fastnn $*: message lacks \"$needle\": $(cat "$work/err")"
+    elif [ -e "$work/out.safetensors" ]; then
+        fail "fastnn $* left an output file"
+    else
+        pass
+    fi
+}
+printf '1,2,0\n3,x,1\n' >"$work/bad.csv"
+printf '1,2,0\n3,nan,1\n' >"$work/nan.csv"
+head -c 5000 "$DATA/t10k-images-idx3-ubyte.gz" | gzip -dc 2>/dev/null \
+    >"$work/short-images-idx3-ubyte"
+cp "$DATA/t10k-labels-idx1-ubyte.gz" "$work/short-labels-idx1-ubyte.gz"
+out=(--out "$work/out.safetensors")
+expect_usage "no-such-dir" train --train "$work/no-such-dir" "${out[@]}"
+expect_usage "line 2" train --train "$work/bad.csv" "${out[@]}"
+expect_usage '"x"' train --train "$work/bad.csv" "${out[@]}"
+expect_usage "line 2" train --train "$work/nan.csv" "${out[@]}"
+expect_usage "short-images" train --train "$work/short-images-idx3-ubyte" \
+    "${out[@]}"
+expect_usage '"abc"' train --layers abc "${out[@]}"
+expect_usage "--learning-rate" train --learning-rate -1 "${out[@]}"
+expect_usage '"foo"' train --activation foo "${out[@]}"
+expect_usage "--bogus" train --bogus "${out[@]}"
+expect_usage "does not exist" train --out "$work/missing/dir/m.safetensors"
+expect_usage "--epochs" train --epochs x "${out[@]}"
+printf 'garbage' >"$work/garbage.safetensors"
+expect_usage "garbage.safetensors" eval --model "$work/garbage.safetensors" \
+    --data "$DATA"
+expect_usage "--model" eval --data "$DATA"
+
+# 7. A failing run leaves an existing model untouched.
+cp "$work/a.safetensors" "$work/keep.safetensors"
+"$FASTNN" train --train "$work/bad.csv" --out "$work/keep.safetensors" \
+    2>/dev/null
+cmp -s "$work/a.safetensors" "$work/keep.safetensors" && pass \
+    || fail "a failed run changed the existing model"
+
+# 8. Divergence exits 1 with advice and writes no model.
+"$FASTNN" train --limit 2000 --epochs 1 --optimizer sgd \
+    --learning-rate 10000 --out "$work/div.safetensors" 2>"$work/div.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "lower the learning rate" "$work/div.err" && \
+    [ ! -e "$work/div.safetensors" ] && pass \
+    || fail "divergence: exit $rc, $(cat "$work/div.err" | tail -1)"
+
+echo "$passes passed, $failures failed"
+[ $failures -eq 0 ]
