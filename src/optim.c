@@ -10,8 +10,8 @@ struct fnn_optim {
     fnn_dtype dtype;
     int64_t n;
     int64_t steps;  // updates applied; Adam's t, shared by every tensor
-    double *state1; // velocity (momentum) or first moment (Adam)
-    double *state2; // second moment (Adam)
+    void *state1; // velocity (momentum) or first moment (Adam), in dtype
+    void *state2; // second moment (Adam), in dtype
 };
 
 fnn_optim_options fnn_optim_options_default(void) {
@@ -44,10 +44,10 @@ fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
     opt->n = net->n_params;
     size_t n = (size_t)opt->n;
     if (o->kind != FNN_SGD) {
-        opt->state1 = calloc(n, sizeof(double));
+        opt->state1 = calloc(n, net->elem);
     }
     if (o->kind == FNN_ADAM) {
-        opt->state2 = calloc(n, sizeof(double));
+        opt->state2 = calloc(n, net->elem);
     }
     if ((o->kind != FNN_SGD && !opt->state1) ||
         (o->kind == FNN_ADAM && !opt->state2)) {
@@ -72,19 +72,22 @@ int64_t fnn_optim_steps(const fnn_optim *opt) {
     return opt->steps;
 }
 
-// The update loops keep their state in double whatever the parameter type:
-// the state vectors are small next to the activations, and double moments
-// keep a float32 and a float64 run on the same trajectory longer.
+// The state has the parameters' type, as in PyTorch, so the float32 update
+// loops vectorize; the per-step constants are computed in double.
 #define REAL float
 #define SUFFIX f32
+#define SQRT sqrtf
 #include "optim_impl.h"
 #undef REAL
 #undef SUFFIX
+#undef SQRT
 #define REAL double
 #define SUFFIX f64
+#define SQRT sqrt
 #include "optim_impl.h"
 #undef REAL
 #undef SUFFIX
+#undef SQRT
 
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate) {
     if (!opt || !net || net->n_params != opt->n ||

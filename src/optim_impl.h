@@ -1,5 +1,5 @@
 // One optimizer update for a scalar type; compiled twice by optim.c.
-// Expects REAL and SUFFIX to be defined.
+// Expects REAL, SUFFIX and SQRT to be defined.
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -12,31 +12,38 @@ static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
     int64_t n = opt->n;
     const fnn_optim_options *o = &opt->o;
     if (o->kind == FNN_SGD) {
+        REAL rate = (REAL)lr;
         for (int64_t i = 0; i < n; i++) {
-            p[i] = (REAL)(p[i] - lr * g[i]);
+            p[i] -= rate * g[i];
         }
     } else if (o->kind == FNN_MOMENTUM) {
         // v = mu v + g;  p -= lr v  (the form PyTorch's SGD uses)
-        double *v = opt->state1;
+        REAL *v = (REAL *)opt->state1;
+        REAL mu = (REAL)o->momentum;
+        REAL rate = (REAL)lr;
         for (int64_t i = 0; i < n; i++) {
-            v[i] = o->momentum * v[i] + g[i];
-            p[i] = (REAL)(p[i] - lr * v[i]);
+            v[i] = mu * v[i] + g[i];
+            p[i] -= rate * v[i];
         }
     } else {
         // Adam (Kingma and Ba 2015) with bias correction by the shared step
-        // count t: p -= lr m_hat / (sqrt(v_hat) + eps).
-        double *m = opt->state1;
-        double *v = opt->state2;
+        // count t. lr m_hat / (sqrt(v_hat) + eps) is computed in the paper's
+        // cheaper, equal form lr_t m / (sqrt(v) + eps sqrt(c2)), with
+        // lr_t = lr sqrt(c2) / c1, c1 = 1 - beta1^t and c2 = 1 - beta2^t.
+        REAL *m = (REAL *)opt->state1;
+        REAL *v = (REAL *)opt->state2;
         double t = (double)opt->steps;
         double c1 = 1.0 - pow(o->beta1, t);
         double c2 = 1.0 - pow(o->beta2, t);
+        REAL rate = (REAL)(lr * sqrt(c2) / c1);
+        REAL eps = (REAL)(o->adam_epsilon * sqrt(c2));
+        REAL b1 = (REAL)o->beta1, b2 = (REAL)o->beta2;
+        REAL a1 = (REAL)(1 - o->beta1), a2 = (REAL)(1 - o->beta2);
         for (int64_t i = 0; i < n; i++) {
-            double gi = g[i];
-            m[i] = o->beta1 * m[i] + (1 - o->beta1) * gi;
-            v[i] = o->beta2 * v[i] + (1 - o->beta2) * gi * gi;
-            double m_hat = m[i] / c1;
-            double v_hat = v[i] / c2;
-            p[i] = (REAL)(p[i] - lr * m_hat / (sqrt(v_hat) + o->adam_epsilon));
+            REAL gi = g[i];
+            m[i] = b1 * m[i] + a1 * gi;
+            v[i] = b2 * v[i] + a2 * gi * gi;
+            p[i] -= rate * m[i] / (SQRT(v[i]) + eps);
         }
     }
 }
