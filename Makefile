@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps build demo test bench clean
 
 all: build
 
@@ -23,6 +23,18 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Benchmarks fastnn against PyTorch and scikit-learn on this machine (minutes;
+# installs the peers when missing). Not part of `make test`.
+BENCH_FLAGS = -O2 -Wall -Wextra -std=c17 -D_POSIX_C_SOURCE=200809L
+bench: build
+	@mkdir -p $(BUILD)/bench
+	cc $(BENCH_FLAGS) -Iinclude bench/fnn_bench.c $(BUILD)/libfastnn.a \
+		$$(pkg-config --libs openblas libcjson zlib) -lm -o $(BUILD)/bench/fnn_bench
+	cc -O3 -Wall $$(grep -q avx512f /proc/cpuinfo && echo -mavx512f) -mavx2 \
+		-mfma bench/fma_peak.c -o $(BUILD)/bench/fma_peak
+	/usr/bin/python3 bench/run.py $(BUILD)/bench | tee $(BUILD)/bench/results.md
+	@if [ -f bench/gradcheck_bench.sh ]; then bash bench/gradcheck_bench.sh; fi
 
 clean:
 	rm -rf $(BUILD)
