@@ -1,5 +1,6 @@
 // Type dispatch for the layer code in layers_impl.h, and the public cost and
 // prediction entry points.
+#include "kernels.h"
 #include "net_internal.h"
 
 #include <cblas.h>
@@ -9,18 +10,22 @@
 #define REAL float
 #define SUFFIX f32
 #define GEMM cblas_sgemm
+#define KERNELS 1
 #include "layers_impl.h"
 #undef REAL
 #undef SUFFIX
 #undef GEMM
+#undef KERNELS
 
 #define REAL double
 #define SUFFIX f64
 #define GEMM cblas_dgemm
+#define KERNELS 0
 #include "layers_impl.h"
 #undef REAL
 #undef SUFFIX
 #undef GEMM
+#undef KERNELS
 
 fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
                            fnn_dropout_mode dropout, int normalized) {

@@ -3,7 +3,8 @@
 // training path) and REAL = double with cblas_dgemm (the gradient check). So
 // the check runs on exactly the code that trains.
 //
-// Expects REAL, SUFFIX (f32 or f64) and GEMM to be defined.
+// Expects REAL, SUFFIX (f32 or f64) and GEMM to be defined, and KERNELS to
+// be 1 where REAL is float and the loops of kernels.h apply.
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -22,6 +23,10 @@ static void FN(activate)(fnn_activation g, const REAL *z, REAL *a,
                          int64_t n) {
     switch (g) {
     case FNN_RELU:
+#if KERNELS
+        fnn_relu_f32(z, a, n);
+        break;
+#endif
         for (int64_t i = 0; i < n; i++) {
             a[i] = z[i] > 0 ? z[i] : 0;
         }
@@ -54,6 +59,10 @@ static void FN(activate_backward)(fnn_activation g, const REAL *z,
     switch (g) {
     case FNN_RELU:
         // The derivative at exactly z = 0 is taken as 0 (the left slope).
+#if KERNELS
+        fnn_relu_backward_f32(z, da, dz, n);
+        break;
+#endif
         for (int64_t i = 0; i < n; i++) {
             dz[i] = z[i] > 0 ? da[i] : 0;
         }
@@ -259,7 +268,10 @@ static void FN(backward)(fnn_net *net, int batch) {
         }
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1,
              dz, n_out, in, n_in, o->l2 > 0 ? 1 : 0, dw, n_in);
-        // db = sum of dz over the batch
+        // db = sum of dz over the batch, in row order
+#if KERNELS
+        fnn_col_sum_f32(dz, batch, n_out, db);
+#else
         for (int j = 0; j < n_out; j++) {
             db[j] = 0;
         }
@@ -269,6 +281,7 @@ static void FN(backward)(fnn_net *net, int batch) {
                 db[j] += row[j];
             }
         }
+#endif
 #ifdef FNN_TESTING
         FN(testing_corrupt)(net, l, batch);
 #endif

@@ -1,5 +1,6 @@
 // Optimizers over the flat parameter and gradient vectors, and learning-rate
 // schedules.
+#include "kernels.h"
 #include "net_internal.h"
 
 #include <math.h>
@@ -77,17 +78,21 @@ int64_t fnn_optim_steps(const fnn_optim *opt) {
 #define REAL float
 #define SUFFIX f32
 #define SQRT sqrtf
+#define KERNELS 1
 #include "optim_impl.h"
 #undef REAL
 #undef SUFFIX
 #undef SQRT
+#undef KERNELS
 #define REAL double
 #define SUFFIX f64
 #define SQRT sqrt
+#define KERNELS 0
 #include "optim_impl.h"
 #undef REAL
 #undef SUFFIX
 #undef SQRT
+#undef KERNELS
 
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate) {
     if (!opt || !net || net->n_params != opt->n ||

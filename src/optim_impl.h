@@ -1,5 +1,6 @@
 // One optimizer update for a scalar type; compiled twice by optim.c.
-// Expects REAL, SUFFIX and SQRT to be defined.
+// Expects REAL, SUFFIX and SQRT to be defined, and KERNELS to be 1 where
+// REAL is float and the loops of kernels.h apply.
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -21,6 +22,10 @@ static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
         REAL *v = (REAL *)opt->state1;
         REAL mu = (REAL)o->momentum;
         REAL rate = (REAL)lr;
+#if KERNELS
+        fnn_momentum_f32(p, v, g, n, mu, rate);
+        return;
+#endif
         for (int64_t i = 0; i < n; i++) {
             v[i] = mu * v[i] + g[i];
             p[i] -= rate * v[i];
@@ -39,6 +44,11 @@ static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
         REAL eps = (REAL)(o->adam_epsilon * sqrt(c2));
         REAL b1 = (REAL)o->beta1, b2 = (REAL)o->beta2;
         REAL a1 = (REAL)(1 - o->beta1), a2 = (REAL)(1 - o->beta2);
+#if KERNELS
+        fnn_adam_consts c = {b1, a1, b2, a2, rate, eps};
+        fnn_adam_f32(p, m, v, g, n, &c);
+        return;
+#endif
         for (int64_t i = 0; i < n; i++) {
             REAL gi = g[i];
             m[i] = b1 * m[i] + a1 * gi;
