@@ -426,6 +426,205 @@ fnn_status fnn_npy_write(const char *path, fnn_dtype dtype, int ndim,
                          const int64_t *shape, const void *data,
                          fnn_error *err);
 
+// ---------------------------------------------------------------------------
+// Gradient checking
+
+// Which coordinates a gradient check perturbs.
+typedef enum fnn_gradcheck_mode {
+    FNN_GRADCHECK_AUTO,       // full up to max_full_params, else per-block
+    FNN_GRADCHECK_FULL,       // every coordinate: 2n evaluations of J
+    FNN_GRADCHECK_PER_BLOCK,  // per_block random coordinates of each block
+    FNN_GRADCHECK_DIRECTIONS, // random unit directions: 2K evaluations
+} fnn_gradcheck_mode;
+
+typedef enum fnn_gradcheck_verdict {
+    FNN_GRADCHECK_PASS,        // relative difference < pass_threshold
+    FNN_GRADCHECK_WARN,        // < fail_threshold: look at the blocks
+    FNN_GRADCHECK_FAIL,        // >= fail_threshold, or not finite
+    FNN_GRADCHECK_NOT_CHECKED, // a block in directions mode
+} fnn_gradcheck_verdict;
+
+// Names: "auto", "full", "per-block", "directions"; "pass", "warn",
+// "fail", "not-checked". Parse returns FNN_ERR_INVALID for an unknown name.
+const char *fnn_gradcheck_mode_name(fnn_gradcheck_mode mode);
+fnn_status fnn_gradcheck_mode_parse(const char *name,
+                                    fnn_gradcheck_mode *out);
+const char *fnn_gradcheck_verdict_name(fnn_gradcheck_verdict verdict);
+
+#define FNN_GRADCHECK_MAX_WORST 32
+#define FNN_GRADCHECK_NAME_SIZE 64
+
+typedef struct fnn_gradcheck_options {
+    double epsilon;          // step of the central difference, 1e-7
+    double pass_threshold;   // 1e-7
+    double fail_threshold;   // 1e-3
+    fnn_gradcheck_mode mode; // FNN_GRADCHECK_AUTO
+    int64_t max_full_params; // AUTO checks every coordinate up to this, 2e5
+    int per_block;           // coordinates per block in per-block mode, 64
+    int directions;          // directions in directions mode, 32
+    int worst;               // worst coordinates kept, 1..32, default 5
+    int with_dropout;        // check with one fixed dropout mask, 0
+    uint64_t seed;           // draws coordinates, directions and the mask
+    // Nonzero: evaluate every J with fnn_net_cost on perturbed parameters.
+    // Zero (default): recompute only what a perturbation changes, from the
+    // cached forward pass (tested to agree with fnn_net_cost).
+    int reference;
+} fnn_gradcheck_options;
+fnn_gradcheck_options fnn_gradcheck_options_default(void);
+
+// One compared coordinate. In directions mode a "coordinate" is a direction
+// u: index is its number, block and layer -1, analytic dtheta . u.
+typedef struct fnn_gradcheck_coord {
+    int64_t index;    // position in the flat parameter vector
+    int block;        // index into fnn_gradcheck_report.blocks
+    int layer;        // the block's layer (0-based)
+    int64_t row, col; // within the block; a bias has col 0
+    double analytic;  // backprop's value
+    double numerical; // central difference, or at a kink the value of
+                      // [left, right] nearest to analytic
+    double central;   // (J(theta + eps) - J(theta - eps)) / 2eps
+    double left;      // (J(theta) - J(theta - eps)) / eps, NaN unless kink
+    double right;     // (J(theta + eps) - J(theta)) / eps, NaN unless kink
+    double abs_diff;  // |analytic - numerical|
+    int kink;         // a ReLU or leaky-ReLU pre-activation crossed 0
+} fnn_gradcheck_coord;
+
+// A parameter block: layers.{l}.weight [n_out, n_in] or layers.{l}.bias.
+typedef struct fnn_gradcheck_block {
+    char name[FNN_GRADCHECK_NAME_SIZE];
+    int layer;
+    int64_t offset;     // first element in the flat vector
+    int64_t rows, cols; // shape; a bias is [n_out, 1]
+    int64_t checked;    // coordinates compared
+    int64_t kinks;      // of those, how many crossed a kink
+    double relative_difference;
+    fnn_gradcheck_verdict verdict;
+    int n_worst;
+    fnn_gradcheck_coord worst[FNN_GRADCHECK_MAX_WORST]; // largest first
+} fnn_gradcheck_block;
+
+typedef struct fnn_gradcheck_report {
+    // ||numerical - analytic|| / (||numerical|| + ||analytic||) over every
+    // compared value; 0 when both norms are 0.
+    double relative_difference;
+    double central_relative_difference; // the same without kink handling
+    fnn_gradcheck_verdict verdict;
+    fnn_gradcheck_mode mode; // the mode used, never AUTO
+    double epsilon;
+    int64_t parameters;         // size of the parameter vector
+    int64_t parameters_checked; // coordinates (or directions) compared
+    int64_t kinks;
+    int64_t evaluations;        // evaluations of J for the differences
+    double seconds;             // wall time of the check
+    int with_dropout;           // 1: one fixed mask; 0: dropout off
+    double keep_prob;           // the network's keep_prob (unused if off)
+    // The failing block nearest the output, or -1. Backprop reaches it
+    // first, so a bug is most likely there or in the layer above it.
+    int first_failure;
+    int n_blocks;
+    fnn_gradcheck_block *blocks; // [n_blocks], owned by the report
+    int n_worst;
+    fnn_gradcheck_coord worst[FNN_GRADCHECK_MAX_WORST]; // largest first
+} fnn_gradcheck_report;
+
+// Frees the blocks of a report and zeroes it; accepts NULL.
+void fnn_gradcheck_report_free(fnn_gradcheck_report *report);
+
+// Checks backprop's gradient of fnn_net_cost on one batch (x, y as in
+// fnn_net_cost, in the network's dtype) against central differences, in
+// float64: a float32 network is promoted to a float64 copy. `net` is not
+// modified. The L2 term is included; dropout is off unless
+// opts->with_dropout. `opts` may be NULL for defaults. Fills `report` (free
+// it with fnn_gradcheck_report_free) and returns FNN_OK whatever the
+// verdict. Returns FNN_ERR_INVALID, FNN_ERR_NOMEM or FNN_ERR_NONFINITE,
+// with err filled, when the check itself cannot run.
+fnn_status fnn_gradcheck_run(const fnn_net *net, const void *x,
+                             const void *y, int batch_size,
+                             const fnn_gradcheck_options *opts,
+                             fnn_gradcheck_report *report, fnn_error *err);
+
+// A user's cost: stores J(theta) in *cost and, when grad is not NULL, the
+// gradient dJ/dtheta [n] in grad. Returns 0 on success. Any other value
+// stops the check with FNN_ERR_INTERRUPTED.
+typedef int (*fnn_cost_fn)(void *user, const double *theta, double *cost,
+                           double *grad);
+
+// A named block of the user's parameter vector, [rows, cols] row-major.
+typedef struct fnn_gradcheck_block_spec {
+    const char *name;
+    int64_t rows, cols;
+} fnn_gradcheck_block_spec;
+
+// Checks a user's cost function at theta [n] with the same method and
+// report as fnn_gradcheck_run. `blocks` [n_blocks] split theta in order and
+// must cover it exactly. NULL makes one block "theta" [n, 1]. theta is
+// copied and never written. Kinks are not detected because the function is
+// opaque, so every coordinate is judged by its central difference.
+fnn_status fnn_gradcheck_function(fnn_cost_fn cost, void *user,
+                                  const double *theta, int64_t n,
+                                  const fnn_gradcheck_block_spec *blocks,
+                                  int n_blocks,
+                                  const fnn_gradcheck_options *opts,
+                                  fnn_gradcheck_report *report,
+                                  fnn_error *err);
+
+#ifdef FNN_TESTING
+// Bugs that tests plant in the backward pass of one layer, to prove that
+// the checker fails and names the block. Only in the fastnn_testing build.
+typedef enum fnn_testing_bug {
+    FNN_BUG_NONE,
+    FNN_BUG_DW_SIGN,       // dW of the layer negated
+    FNN_BUG_DB_NOT_SUMMED, // db = dz of the first sample only
+    FNN_BUG_L2_MISSING,    // dW without (lambda/m) W
+    FNN_BUG_L2_DOUBLED,    // dW with 2 (lambda/m) W
+    FNN_BUG_NO_INV_M,      // the data terms of dW and db times m
+    FNN_BUG_LEAKY_SIDE,    // leaky-ReLU slopes swapped at the layer's output
+    FNN_BUG_SOFTMAX_LABEL, // softmax dz uses the next sample's label
+} fnn_testing_bug;
+
+// Plants `bug` in layer `layer` (0-based, or -1 for every layer;
+// FNN_BUG_SOFTMAX_LABEL ignores it) of `net` and of every copy
+// fnn_gradcheck_run makes of it.
+fnn_status fnn_testing_plant_bug(fnn_net *net, fnn_testing_bug bug,
+                                 int layer);
+#endif
+
+// ---------------------------------------------------------------------------
+// NumPy .npy files
+
+// Reads a data set from two NumPy .npy files written by np.save (format
+// versions 1.0, 2.0 and 3.0): features [n_rows, n_features] and labels
+// [n_rows] or [n_rows, 1]. Features with more than two dimensions are
+// flattened in C order ([n, 28, 28] gives 784 features). Accepted dtypes are
+// float32 and float64, signed and unsigned integers of 1, 2, 4 and 8 bytes,
+// and bool, in either byte order ('<f4', '>f8', '|u1', '<i8', ...), in C or
+// Fortran order. uint8 and bool features are kept as bytes in ds->u8; every
+// other dtype is converted to float32 in ds->f32 (integers beyond 2^24 are
+// rounded). Labels are converted to float32 and classified as by
+// fnn_csv_read. The returned data set owns its memory; free it with
+// fnn_dataset_free. Both paths are required. Returns NULL on failure with
+// status FNN_ERR_IO (open or read failed), FNN_ERR_FORMAT (bad magic, a
+// header that does not parse, a truncated file, trailing bytes, a shape
+// that does not fit, a float64 beyond the float32 range),
+// FNN_ERR_UNSUPPORTED (an unknown version, an object, structured or other
+// dtype), FNN_ERR_NONFINITE (a NaN or infinite value), FNN_ERR_INVALID (a
+// NULL path) or FNN_ERR_NOMEM; err names the file, the byte offset or the
+// element index, and the value.
+fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
+                          fnn_error *err, fnn_status *status);
+
+// Writes `data`, an array of `ndim` dimensions with the given `shape`
+// (row-major, FNN_F32 floats or FNN_F64 doubles), as a NumPy .npy file
+// (version 1.0, little-endian '<f4' or '<f8', C order) that np.load reads.
+// ndim may be 0 to 32; data may be NULL only when the shape holds no
+// element. The file is written atomically: a temporary file in the same
+// directory, fsync, rename, so an existing file is replaced whole or left
+// as it was. Returns FNN_OK, FNN_ERR_INVALID (a bad argument) or
+// FNN_ERR_IO (the file could not be written), with err filled.
+fnn_status fnn_npy_write(const char *path, fnn_dtype dtype, int ndim,
+                         const int64_t *shape, const void *data,
+                         fnn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

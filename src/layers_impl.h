@@ -197,6 +197,76 @@ static double FN(bce_logit)(double z, double y, double *dz) {
     return loss;
 }
 
+#ifdef FNN_TESTING
+// Bugs planted by tests through fnn_testing_plant_bug, so the gradient check
+// can be shown to fail. Compiled only into the fastnn_testing library.
+
+// Corrupts dW and db of layer l right after backward computed them.
+static void FN(testing_corrupt)(fnn_net *net, int l, int batch) {
+    if (net->planted_layer != l && net->planted_layer != -1) {
+        return;
+    }
+    const fnn_net_options *o = &net->opt;
+    int n_out = o->sizes[l + 1];
+    int64_t nw = (int64_t)n_out * o->sizes[l];
+    const REAL *w = (const REAL *)net->params + net->w_off[l];
+    REAL *dw = (REAL *)net->grads + net->w_off[l];
+    REAL *db = (REAL *)net->grads + net->b_off[l];
+    const REAL *dz = (const REAL *)net->dz;
+    REAL l2_scale = (REAL)(o->l2 / batch);
+    for (int64_t i = 0; i < nw; i++) {
+        if (net->planted_bug == FNN_BUG_DW_SIGN) {
+            dw[i] = -dw[i];
+        } else if (net->planted_bug == FNN_BUG_L2_MISSING) {
+            dw[i] -= l2_scale * w[i];
+        } else if (net->planted_bug == FNN_BUG_L2_DOUBLED) {
+            dw[i] += l2_scale * w[i];
+        } else if (net->planted_bug == FNN_BUG_NO_INV_M) {
+            dw[i] = (dw[i] - l2_scale * w[i]) * (REAL)batch + l2_scale * w[i];
+        }
+    }
+    for (int j = 0; j < n_out; j++) {
+        if (net->planted_bug == FNN_BUG_DB_NOT_SUMMED) {
+            db[j] = dz[j];
+        } else if (net->planted_bug == FNN_BUG_NO_INV_M) {
+            db[j] *= (REAL)batch;
+        }
+    }
+}
+
+// Recomputes dz of hidden layer l with the leaky-ReLU slopes swapped.
+static void FN(testing_corrupt_activation)(fnn_net *net, int l,
+                                           const REAL *da, REAL *dz,
+                                           int64_t n) {
+    if (net->planted_bug != FNN_BUG_LEAKY_SIDE ||
+        (net->planted_layer != l && net->planted_layer != -1) ||
+        net->opt.activation != FNN_LEAKY_RELU) {
+        return;
+    }
+    const REAL *z = (const REAL *)net->z[l];
+    for (int64_t i = 0; i < n; i++) {
+        dz[i] = z[i] > 0 ? (REAL)0.01 * da[i] : da[i];
+    }
+}
+
+// Moves each softmax dz row to the next sample's label:
+// dz_i += (onehot(y_i) - onehot(y_{i+1 mod m})) / m.
+static void FN(testing_corrupt_loss)(fnn_net *net, const REAL *y, int batch,
+                                     REAL *dz) {
+    if (!dz || net->planted_bug != FNN_BUG_SOFTMAX_LABEL ||
+        net->opt.loss != FNN_LOSS_SOFTMAX_CE) {
+        return;
+    }
+    int k = net->opt.sizes[net->opt.n_layers];
+    REAL inv_m = (REAL)(1.0 / batch);
+    for (int i = 0; i < batch; i++) {
+        REAL *row = dz + (int64_t)i * k;
+        row[(int)y[i]] += inv_m;
+        row[(int)y[(i + 1) % batch]] -= inv_m;
+    }
+}
+#endif
+
 static fnn_status FN(loss)(fnn_net *net, const REAL *y, int batch,
                            double *loss_sum, int64_t *correct, int write_dz) {
     const fnn_net_options *o = &net->opt;
@@ -237,6 +307,9 @@ static fnn_status FN(loss)(fnn_net *net, const REAL *y, int batch,
         }
         hits += all_right;
     }
+#ifdef FNN_TESTING
+    FN(testing_corrupt_loss)(net, y, batch, dz);
+#endif
     *loss_sum += total;
     if (correct && o->loss != FNN_LOSS_MSE) {
         *correct += hits;
@@ -300,6 +373,9 @@ static void FN(backward)(fnn_net *net, int batch) {
         }
         FN(activate_backward)(o->activation, (const REAL *)net->z[l - 1],
                               (const REAL *)net->act[l - 1], da, dz, n);
+#ifdef FNN_TESTING
+        FN(testing_corrupt_activation)(net, l - 1, da, dz, n);
+#endif
     }
 }
 

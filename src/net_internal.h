@@ -36,6 +36,7 @@ struct fnn_net {
     const void *input;           // input of layer 0 in the last pass
 #ifdef FNN_TESTING
     int planted_bug; // see fnn_testing_plant_bug
+    int planted_layer; // the layer fnn_testing_plant_bug targets
 #endif
 };
 
