@@ -19,6 +19,7 @@ typedef struct train_args {
     const char *optimizer;
     const char *schedule;
     const char *out;
+    const char *log;
     double learning_rate;
     double momentum;
     double l2;
@@ -47,7 +48,7 @@ static const char USAGE[] =
     "[--activation relu] [--init auto] [--loss auto] [--optimizer adam] "
     "[--learning-rate F] [--lr-schedule cosine] [--batch-size N] "
     "[--epochs N] [--l2 F] [--keep-prob F] [--seed N] [--limit N] "
-    "[--no-normalize] [--out FILE] [--json]";
+    "[--no-normalize] [--out FILE] [--log FILE] [--json]";
 
 static const char DESCRIPTION[] =
     "Trains a fully-connected network and saves it as a safetensors model.\n"
@@ -119,6 +120,8 @@ static int parse_args(train_run *r, int argc, char **argv) {
         {"label-column", CLI_STRING, &a->label_column, "N|NAME",
          "CSV label column, 0-based index or header name (default: last)"},
         {"out", CLI_STRING, &a->out, "FILE", "model file to write"},
+        {"log", CLI_STRING, &a->log, "FILE",
+         "write per-epoch metrics as JSON lines (for fastnn plot)"},
         {"json", CLI_FLAG, &a->json, NULL,
          "write one JSON object per epoch and a summary to stdout"},
         {0},
@@ -389,6 +392,9 @@ static int prepare(train_run *r, int argc, char **argv) {
     if (rc < 0 && !cli_check_writable(r->a.out)) {
         rc = CLI_EXIT_USAGE;
     }
+    if (rc < 0 && r->a.log && !cli_check_writable(r->a.log)) {
+        rc = CLI_EXIT_USAGE;
+    }
     if (rc < 0) {
         rc = load_data(r);
     }
@@ -450,19 +456,27 @@ int cmd_train(int argc, char **argv) {
     if (rc < 0) {
         rc = normalize(&r, net);
     }
-    progress p;
+    progress p = {0};
     if (rc < 0) {
         print_config(&r, net);
         progress_init(&p, r.a.json, r.train_ds->n_rows, r.a.batch_size);
         r.train.on_batch = progress_on_batch;
         r.train.on_epoch = progress_on_epoch;
         r.train.user = &p;
+        if (r.a.log && progress_open_log(&p, r.a.log, net, r.train_ds)) {
+            rc = CLI_EXIT_USAGE;
+        }
+    }
+    if (rc < 0) {
         fnn_error err = {{0}};
         s = fnn_train(net, r.train_ds, r.test_ds, &r.train, &err);
         if (s != FNN_OK) {
             cli_error("%s", err.message);
             rc = cli_exit_for(s);
         }
+    }
+    if (progress_close_log(&p) && rc < 0) {
+        rc = CLI_EXIT_USAGE;
     }
     if (rc < 0) {
         rc = finish(&r, net, &p);

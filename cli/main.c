@@ -10,6 +10,13 @@ static const cli_command COMMANDS[] = {
     {"predict", "write the model's outputs for each sample as CSV",
      cmd_predict},
     {"stats", "print per-feature statistics of a data set", cmd_stats},
+    {"diagnose", "report per-layer activation and gradient spread",
+     cmd_diagnose},
+    {"study", "measure how normalization and initialization change training",
+     cmd_study},
+    {"plot", "draw the loss and accuracy curves of a train --log file",
+     cmd_plot},
+    {"gradcheck", "check backprop against numerical gradients", cmd_gradcheck},
 };
 
 static void usage(FILE *out) {

@@ -1,8 +1,12 @@
 #include "progress.h"
 
+#include "cli.h"
+
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +89,72 @@ static cJSON *epoch_json(const fnn_epoch_report *r, double seconds,
     return obj;
 }
 
+int progress_open_log(progress *p, const char *path, fnn_net *net,
+                      const fnn_dataset *train) {
+    p->log = fopen(path, "w");
+    if (!p->log) {
+        cli_error("cannot open log file %s: %s", path, strerror(errno));
+        return 1;
+    }
+    p->log_path = path;
+    p->log_net = net;
+    p->log_train = train;
+    return 0;
+}
+
+int progress_close_log(progress *p) {
+    if (!p->log) {
+        return 0;
+    }
+    int failed = ferror(p->log);
+    failed |= fclose(p->log) != 0;
+    p->log = NULL;
+    if (failed) {
+        cli_error("cannot write log file %s: %s", p->log_path,
+                  strerror(errno));
+    }
+    return failed;
+}
+
+// Accuracy of the network on the first PROGRESS_LOG_TRAIN_ROWS training
+// rows, or NaN when it cannot be measured (MSE, or an evaluation error).
+static double train_accuracy(const progress *p) {
+    fnn_dataset head = *p->log_train;
+    if (head.n_rows > PROGRESS_LOG_TRAIN_ROWS) {
+        head.n_rows = PROGRESS_LOG_TRAIN_ROWS;
+    }
+    fnn_eval_result ev;
+    if (fnn_evaluate(p->log_net, &head, &ev, NULL) != FNN_OK) {
+        return NAN;
+    }
+    return ev.accuracy;
+}
+
+// Appends the epoch's record to the --log file; returns nonzero, which
+// stops training, when the write fails.
+static int write_log(progress *p, const fnn_epoch_report *r) {
+    cJSON *obj = epoch_json(r, r->seconds, r->samples_per_second);
+    char *text = NULL;
+    if (obj) {
+        add_number(obj, "train_accuracy", train_accuracy(p));
+        const fnn_net_options *o = fnn_net_get_options(p->log_net);
+        cJSON_AddStringToObject(obj, "loss_function", fnn_loss_name(o->loss));
+        text = cJSON_PrintUnformatted(obj);
+    }
+    cJSON_Delete(obj);
+    if (!text) {
+        cli_error("cannot write log file %s: out of memory", p->log_path);
+        return 1;
+    }
+    int failed = fprintf(p->log, "%s\n", text) < 0 || fflush(p->log) != 0;
+    cJSON_free(text);
+    if (failed) {
+        cli_error("cannot write log file %s: %s", p->log_path,
+                  strerror(errno));
+    }
+    return failed;
+}
+
 int progress_on_epoch(void *user, const fnn_epoch_report *r) {
     progress *p = user;
     p->last = *r;
@@ -106,7 +176,7 @@ int progress_on_epoch(void *user, const fnn_epoch_report *r) {
     if (p->json) {
         progress_print_json(epoch_json(r, r->seconds, r->samples_per_second));
     }
-    return 0;
+    return p->log ? write_log(p, r) : 0;
 }
 
 void progress_summary(const progress *p) {

@@ -625,6 +625,91 @@ fnn_status fnn_npy_write(const char *path, fnn_dtype dtype, int ndim,
                          const int64_t *shape, const void *data,
                          fnn_error *err);
 
+// ---------------------------------------------------------------------------
+// Diagnostics
+
+// A quantity has vanished when it falls below its reference divided by this
+// factor, and exploded when it exceeds its reference times this factor.
+#define FNN_DIAGNOSE_RATIO 1e3
+
+typedef enum fnn_verdict {
+    FNN_VERDICT_OK,
+    FNN_VERDICT_VANISHING,
+    FNN_VERDICT_EXPLODING,
+} fnn_verdict;
+
+// The measurement behind a verdict.
+typedef enum fnn_verdict_cause {
+    FNN_CAUSE_NONE,
+    FNN_CAUSE_ACTIVATION_STD, // activation std relative to layers.0
+    FNN_CAUSE_GRADIENT_NORM,  // ||dW|| relative to the output layer
+    FNN_CAUSE_NONFINITE,      // a NaN or infinite value, or loss
+} fnn_verdict_cause;
+
+// Statistics of one layer (weight matrix) over a batch. Means and standard
+// deviations pool all [batch_size, sizes[l+1]] values; std is the
+// population std. The output layer's activation is its pre-activation (the
+// logits), because the loss applies the output nonlinearity.
+typedef struct fnn_layer_stats {
+    double preactivation_mean;
+    double preactivation_std;
+    double activation_mean;
+    double activation_std;
+    double gradient_norm;   // ||dW[l]||_F; NaN when no backward pass ran
+    int64_t nonfinite;      // NaN or infinite values among z[l] and a[l]
+    // Predicted std(z[l]) / std(z[l-1]) for zero-mean weights of the
+    // layer's init std sigma: sigma sqrt(n_in E[g(z)^2]) / s, where z ~
+    // N(0, s^2) and s is the measured std(z[l-1]). NaN for layer 0 and when
+    // s is 0 or not finite.
+    double expected_factor;
+} fnn_layer_stats;
+
+// Result of fnn_diagnose: the statistics and the verdict drawn from them.
+typedef struct fnn_diagnosis {
+    int n_layers;
+    int batch_size;
+    double cost;            // J of the batch, possibly not finite
+    int backward_ran;       // 0 when the cost was not finite
+    int first_nonfinite;    // first layer with a non-finite z or a, or -1
+    fnn_verdict verdict;
+    fnn_verdict_cause cause;
+    int verdict_layer;      // layer named by the verdict, -1 when ok
+    double verdict_ratio;   // the ratio that crossed the threshold, or NaN
+    fnn_layer_stats layers[FNN_MAX_LAYERS];
+} fnn_diagnosis;
+
+// Runs one forward and one backward pass without dropout on x
+// [batch_size, n_in] and labels y (layouts as in fnn_net_cost), stores the
+// per-layer statistics in *out and judges them with fnn_diagnosis_judge.
+// The gradient vector of `net` is overwritten. A non-finite cost is a
+// finding, not an error: it returns FNN_OK with backward_ran = 0. Returns
+// FNN_ERR_INVALID for bad arguments or labels, FNN_ERR_NOMEM.
+fnn_status fnn_diagnose(fnn_net *net, const void *x, const void *y,
+                        int batch_size, fnn_diagnosis *out);
+
+// Sets verdict, cause, verdict_layer and verdict_ratio from the layer
+// statistics of `d`. Activation std is compared with layers.0 going forward;
+// gradient norms with the output layer going backward, the direction in
+// which gradients flow. The first layer in that order where a ratio leaves
+// [1/FNN_DIAGNOSE_RATIO, FNN_DIAGNOSE_RATIO], or where a value is not
+// finite, is named; a zero reference counts as vanished at the reference.
+// Exploding outranks vanishing, and the activation finding outranks the
+// gradient finding of the same kind.
+void fnn_diagnosis_judge(fnn_diagnosis *d);
+
+// Returns sigma sqrt(fan_in E[g(z)^2]) / s for z ~ N(0, s^2), with g the
+// activation and sigma = fnn_init_std(init, fan_in, fan_out): the expected
+// growth of the pre-activation std across one layer. For relu it is
+// sigma sqrt(fan_in / 2) for every s. Returns NaN when s is not positive
+// and finite.
+double fnn_diagnose_expected_factor(fnn_activation activation, fnn_init init,
+                                    int fan_in, int fan_out, double s);
+
+// Each returns a static lower-case name: "ok", "vanishing", "exploding";
+// "none", "activation_std", "gradient_norm", "nonfinite".
+const char *fnn_verdict_name(fnn_verdict v);
+const char *fnn_verdict_cause_name(fnn_verdict_cause c);
+
 #ifdef __cplusplus
 }
 #endif
