@@ -196,14 +196,20 @@ fnn_dataset *cli_data_load(const char *path, const char *labels_path,
                      "%s: file is an IDX labels file: pass the images file "
                      "(named with \"%s\") instead",
                      path, CLI_IMAGES_PART);
+    } else if (cli_ends_with(path, ".npy") && labels_path) {
+        return fnn_npy_read(path, labels_path, err, status);
+    } else if (cli_ends_with(path, ".npy")) {
+        s = cli_fail(err, FNN_ERR_INVALID,
+                     "%s: no labels file given for a NumPy features file: "
+                     "pass the labels .npy with --labels (--train-labels or "
+                     "--test-labels for train)",
+                     path);
     } else if (labels_path) {
         s = cli_fail(err, FNN_ERR_INVALID,
                      "%s: a labels file (%s) was given for a CSV file: the "
                      "labels of a CSV file are one of its columns",
                      path, labels_path);
     } else {
-        // TODO: dispatch names ending in ".npy" (cli_ends_with) to a NumPy
-        // array reader here, before the CSV fallback.
         return fnn_csv_read(path, csv, err, status);
     }
     if (status) {

@@ -50,9 +50,11 @@ static int require(const char *value, const char *option, const char *cmd) {
 
 #define DATA_OPTIONS(a)                                                      \
     {"data", CLI_STRING, &(a).data, "PATH",                                 \
-     "data: IDX directory (its t10k files), IDX images file or CSV"},       \
+     "data: IDX directory (its t10k files), IDX images file, NumPy .npy "   \
+     "features file or CSV"},                                               \
         {"labels", CLI_STRING, &(a).labels, "FILE",                         \
-         "IDX labels file (default: found beside the images file)"},        \
+         "labels .npy of a .npy data file (required), or IDX labels file "  \
+         "(default: found beside the images file)"},                        \
         {"header", CLI_FLAG, &(a).header, NULL,                             \
          "CSV files have a header row (default: detected)"},                \
         {"label-column", CLI_STRING, &(a).label_column, "N|NAME",           \
@@ -112,22 +114,20 @@ int cmd_eval(int argc, char **argv) {
     return rc;
 }
 
-// Writes one CSV row of outputs per sample, in batches.
-static int write_predictions(fnn_net *net, const fnn_dataset *ds, FILE *out) {
+// Runs the model on every row of ds in batches of 1000 and returns the
+// outputs [n_rows, n_out] in the model's dtype (malloc'd), or NULL.
+static void *predict_all(fnn_net *net, const fnn_dataset *ds) {
     const fnn_net_options *o = fnn_net_get_options(net);
     int k = o->sizes[o->n_layers];
     int n_in = o->sizes[0];
     int batch = 1000;
-    float *x = malloc((size_t)batch * (size_t)n_in * sizeof(float));
-    double *x64 = malloc((size_t)batch * (size_t)n_in * sizeof(double));
-    double *y = malloc((size_t)batch * (size_t)k * sizeof(double));
-    int ok = x && x64 && y;
-    for (int c = 0; ok && c < k; c++) {
-        fprintf(out, "%s%s_%d", c ? "," : "",
-                o->loss == FNN_LOSS_MSE ? "output" : "p", c);
-    }
-    fputc('\n', out);
     int f64 = o->dtype == FNN_F64;
+    size_t elem = f64 ? sizeof(double) : sizeof(float);
+    float *x = malloc((size_t)batch * (size_t)n_in * sizeof(float));
+    double *x64 = f64 ? malloc((size_t)batch * (size_t)n_in * sizeof(double))
+                      : NULL;
+    char *y = malloc((size_t)ds->n_rows * (size_t)k * elem);
+    int ok = x && y && (x64 || !f64);
     for (int64_t first = 0; ok && first < ds->n_rows; first += batch) {
         int count = (int)(ds->n_rows - first < batch ? ds->n_rows - first
                                                      : batch);
@@ -136,21 +136,76 @@ static int write_predictions(fnn_net *net, const fnn_dataset *ds, FILE *out) {
         for (int64_t i = 0; f64 && i < n; i++) {
             x64[i] = x[i];
         }
-        ok = fnn_net_predict(net, f64 ? (void *)x64 : (void *)x, count, y) ==
-             FNN_OK;
-        for (int i = 0; ok && i < count; i++) {
-            for (int c = 0; c < k; c++) {
-                int64_t at = (int64_t)i * k + c;
-                double v = f64 ? y[at] : ((float *)y)[at];
-                fprintf(out, "%s%.9g", c ? "," : "", v);
-            }
-            fputc('\n', out);
-        }
+        void *out = y + (size_t)first * (size_t)k * elem;
+        ok = fnn_net_predict(net, f64 ? (void *)x64 : (void *)x, count,
+                             out) == FNN_OK;
     }
     free(x);
     free(x64);
-    free(y);
-    return ok && !ferror(out);
+    if (!ok) {
+        free(y);
+        return NULL;
+    }
+    return y;
+}
+
+// Writes one CSV row of outputs per sample.
+static int write_csv(const fnn_net *net, const fnn_dataset *ds,
+                     const void *y, FILE *out) {
+    const fnn_net_options *o = fnn_net_get_options(net);
+    int k = o->sizes[o->n_layers];
+    int f64 = o->dtype == FNN_F64;
+    for (int c = 0; c < k; c++) {
+        fprintf(out, "%s%s_%d", c ? "," : "",
+                o->loss == FNN_LOSS_MSE ? "output" : "p", c);
+    }
+    fputc('\n', out);
+    for (int64_t i = 0; i < ds->n_rows; i++) {
+        for (int c = 0; c < k; c++) {
+            int64_t at = i * k + c;
+            double v = f64 ? ((const double *)y)[at] : ((const float *)y)[at];
+            fprintf(out, "%s%.9g", c ? "," : "", v);
+        }
+        fputc('\n', out);
+    }
+    return !ferror(out);
+}
+
+// Writes the CSV to `path`, or to stdout when path is NULL.
+static int write_csv_file(const fnn_net *net, const fnn_dataset *ds,
+                          const void *y, const char *path) {
+    FILE *out = path ? fopen(path, "w") : stdout;
+    if (!out) {
+        cli_error("cannot open %s for writing", path);
+        return 0;
+    }
+    int ok = write_csv(net, ds, y, out);
+    if (!ok) {
+        cli_error("writing predictions failed");
+    }
+    if (out != stdout && fclose(out) != 0 && ok) {
+        cli_error("cannot write %s", path);
+        ok = 0;
+    }
+    return ok;
+}
+
+// Writes the outputs as an .npy array [n_rows, n_out] in the model's dtype.
+static int write_npy_file(const fnn_net *net, const fnn_dataset *ds,
+                          const void *y, const char *path) {
+    const fnn_net_options *o = fnn_net_get_options(net);
+    int64_t shape[2] = {ds->n_rows, o->sizes[o->n_layers]};
+    fnn_error err = {{0}};
+    if (fnn_npy_write(path, o->dtype, 2, shape, y, &err) != FNN_OK) {
+        cli_error("%s", err.message);
+        return 0;
+    }
+    return 1;
+}
+
+static int ends_with_npy(const char *path) {
+    size_t n = strlen(path);
+    return n >= 4 && strcmp(path + n - 4, ".npy") == 0;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -159,15 +214,18 @@ int cmd_predict(int argc, char **argv) {
         {"model", CLI_STRING, &a.model, "FILE", "model file"},
         DATA_OPTIONS(a),
         {"output", CLI_STRING, &a.output, "FILE",
-         "write the CSV there instead of to stdout"},
+         "write there instead of to stdout: a NumPy array [rows, outputs] "
+         "when FILE ends in .npy, else CSV"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts,
                        "fastnn predict --model FILE --data PATH "
-                       "[--output FILE]",
+                       "[--labels FILE] [--output FILE]",
                        "Writes one CSV row per sample: the class "
                        "probabilities for softmax and\nsigmoid models, the "
-                       "outputs for MSE models.");
+                       "outputs for MSE models. With --output FILE.npy the\n"
+                       "same values are written as a NumPy array in the "
+                       "model's dtype.");
     if (rc >= 0) {
         return rc;
     }
@@ -179,23 +237,23 @@ int cmd_predict(int argc, char **argv) {
     fnn_dataset *ds = net ? load_data(&a) : NULL;
     rc = CLI_EXIT_USAGE;
     int n_in = net ? fnn_net_get_options(net)->sizes[0] : 0;
+    void *y = NULL;
     if (ds && ds->n_features != n_in) {
         cli_error("%s: %d features per row, but the model expects %d",
                   ds->source, ds->n_features, n_in);
     } else if (ds && (!a.output || cli_check_writable(a.output))) {
-        FILE *out = a.output ? fopen(a.output, "w") : stdout;
-        if (!out) {
-            cli_error("cannot open %s for writing", a.output);
-        } else if (!write_predictions(net, ds, out)) {
-            cli_error("writing predictions failed");
+        y = predict_all(net, ds);
+        if (!y) {
+            cli_error("%s: prediction failed: out of memory or a non-finite "
+                      "output",
+                      ds->source);
+        } else if (a.output && ends_with_npy(a.output)) {
+            rc = write_npy_file(net, ds, y, a.output) ? CLI_EXIT_OK : rc;
         } else {
-            rc = CLI_EXIT_OK;
-        }
-        if (out && out != stdout && fclose(out) != 0) {
-            cli_error("cannot write %s", a.output);
-            rc = CLI_EXIT_USAGE;
+            rc = write_csv_file(net, ds, y, a.output) ? CLI_EXIT_OK : rc;
         }
     }
+    free(y);
     fnn_dataset_free(ds);
     fnn_net_free(net);
     return rc;

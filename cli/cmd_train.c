@@ -12,6 +12,8 @@
 typedef struct train_args {
     const char *train;
     const char *test;
+    const char *train_labels;
+    const char *test_labels;
     const char *layers;
     const char *activation;
     const char *init;
@@ -44,7 +46,8 @@ typedef struct train_run {
 } train_run;
 
 static const char USAGE[] =
-    "fastnn train [--train PATH] [--test PATH] [--layers 256,128] "
+    "fastnn train [--train PATH] [--test PATH] [--train-labels FILE] "
+    "[--test-labels FILE] [--layers 256,128] "
     "[--activation relu] [--init auto] [--loss auto] [--optimizer adam] "
     "[--learning-rate F] [--lr-schedule cosine] [--batch-size N] "
     "[--epochs N] [--l2 F] [--keep-prob F] [--seed N] [--limit N] "
@@ -52,8 +55,9 @@ static const char USAGE[] =
 
 static const char DESCRIPTION[] =
     "Trains a fully-connected network and saves it as a safetensors model.\n"
-    "PATH is a directory of MNIST-style IDX files, an IDX images file or a\n"
-    "CSV file. Inputs are normalized with the training set's per-feature\n"
+    "PATH is a directory of MNIST-style IDX files, an IDX images file, a\n"
+    "NumPy .npy features file (labels in --train-labels or --test-labels)\n"
+    "or a CSV file. Inputs are normalized with the training set's per-feature\n"
     "mean and standard deviation unless --no-normalize is given.";
 
 static void args_default(train_args *a) {
@@ -85,6 +89,11 @@ static int parse_args(train_run *r, int argc, char **argv) {
          "training data (default: " CLI_FASHION_MNIST_DIR ")"},
         {"test", CLI_STRING, &a->test, "PATH",
          "test data, evaluated after every epoch"},
+        {"train-labels", CLI_STRING, &a->train_labels, "FILE",
+         "labels of --train: the labels .npy of a features .npy, or an IDX "
+         "labels file"},
+        {"test-labels", CLI_STRING, &a->test_labels, "FILE",
+         "labels of --test, as --train-labels"},
         {"layers", CLI_STRING, &a->layers, "LIST",
          "hidden layer sizes, \"256,128\" or \"256x50\" (50 layers)"},
         {"activation", CLI_STRING, &a->activation, "NAME",
@@ -199,12 +208,12 @@ static int check_numbers(const train_args *a) {
     return CLI_EXIT_USAGE;
 }
 
-static fnn_dataset *load(const char *path, int want_train,
-                         const train_args *a) {
+static fnn_dataset *load(const char *path, const char *labels,
+                         int want_train, const train_args *a) {
     fnn_error err = {{0}};
     fnn_status s;
     fnn_csv_options csv = cli_csv_options(a->header, a->label_column);
-    fnn_dataset *ds = cli_data_load(path, NULL, want_train, &csv, &err, &s);
+    fnn_dataset *ds = cli_data_load(path, labels, want_train, &csv, &err, &s);
     if (!ds) {
         cli_error("%s", err.message);
     }
@@ -223,7 +232,13 @@ static int load_data(train_run *r) {
             a->test = CLI_FASHION_MNIST_DIR;
         }
     }
-    r->train_ds = load(a->train, 1, a);
+    if (a->test_labels && !a->test) {
+        cli_error("--test-labels %s was given without --test: pass the test "
+                  "features with --test",
+                  a->test_labels);
+        return CLI_EXIT_USAGE;
+    }
+    r->train_ds = load(a->train, a->train_labels, 1, a);
     if (!r->train_ds) {
         return CLI_EXIT_USAGE;
     }
@@ -231,7 +246,7 @@ static int load_data(train_run *r) {
         r->train_ds->n_rows = a->limit;
     }
     if (a->test) {
-        r->test_ds = load(a->test, 0, a);
+        r->test_ds = load(a->test, a->test_labels, 0, a);
         if (!r->test_ds) {
             return CLI_EXIT_USAGE;
         }
@@ -335,6 +350,12 @@ static char *config_json(const train_run *r) {
     cJSON_AddStringToObject(c, "train", a->train);
     if (a->test) {
         cJSON_AddStringToObject(c, "test", a->test);
+    }
+    if (a->train_labels) {
+        cJSON_AddStringToObject(c, "train_labels", a->train_labels);
+    }
+    if (a->test_labels) {
+        cJSON_AddStringToObject(c, "test_labels", a->test_labels);
     }
     cJSON_AddNumberToObject(c, "train_samples", (double)r->train_ds->n_rows);
     cJSON_AddStringToObject(c, "optimizer",
