@@ -7,7 +7,7 @@ packages=(
     build-essential cmake pkg-config
     libopenblas-dev zlib1g-dev libcjson-dev libcmocka-dev
     dataset-fashion-mnist
-    python3 python3-numpy
+    python3 python3-numpy python3-pip python3-torch
     gnuplot-nox
     valgrind clang
 )
