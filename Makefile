@@ -14,12 +14,16 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Trains the default 784-256-128-10 network on Fashion-MNIST, saves it and
-# evaluates the saved file on the 10,000 test images.
+# Diagnoses the default 784-256-128-10 network on Fashion-MNIST, trains it,
+# saves it, evaluates the saved file on the 10,000 test images and draws its
+# loss and accuracy curves.
 demo: build
-	$(BUILD)/fastnn train --out $(BUILD)/demo-model.safetensors
+	$(BUILD)/fastnn diagnose
+	$(BUILD)/fastnn train --out $(BUILD)/demo-model.safetensors \
+		--log $(BUILD)/demo-log.jsonl
 	$(BUILD)/fastnn eval --model $(BUILD)/demo-model.safetensors \
 		--data /usr/share/datasets/fashion-mnist
+	$(BUILD)/fastnn plot $(BUILD)/demo-log.jsonl -o $(BUILD)/demo-curves.png
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
