@@ -32,6 +32,7 @@ typedef struct train_args {
     int64_t limit;
     int no_normalize;
     int json;
+    int gradcheck;
     int header;
     const char *label_column;
 } train_args;
@@ -133,6 +134,9 @@ static int parse_args(train_run *r, int argc, char **argv) {
          "write per-epoch metrics as JSON lines (for fastnn plot)"},
         {"json", CLI_FLAG, &a->json, NULL,
          "write one JSON object per epoch and a summary to stdout"},
+        {"gradcheck", CLI_FLAG, &a->gradcheck, NULL,
+         "check backprop against numerical gradients at initialization "
+         "and after the last epoch"},
         {0},
     };
     return cli_parse(argc, argv, opts, USAGE, DESCRIPTION);
@@ -488,6 +492,9 @@ int cmd_train(int argc, char **argv) {
             rc = CLI_EXIT_USAGE;
         }
     }
+    if (rc < 0 && r.a.gradcheck) {
+        rc = cli_train_gradcheck(net, r.train_ds, "initialization", r.a.json);
+    }
     if (rc < 0) {
         fnn_error err = {{0}};
         s = fnn_train(net, r.train_ds, r.test_ds, &r.train, &err);
@@ -501,6 +508,11 @@ int cmd_train(int argc, char **argv) {
     }
     if (rc < 0) {
         rc = finish(&r, net, &p);
+    }
+    if (rc == CLI_EXIT_OK && r.a.gradcheck && r.a.epochs > 0) {
+        int check = cli_train_gradcheck(net, r.train_ds, "the last epoch",
+                                        r.a.json);
+        rc = check < 0 ? rc : check;
     }
     fnn_net_free(net);
     fnn_dataset_free(r.train_ds);

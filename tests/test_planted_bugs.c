@@ -47,7 +47,7 @@ static void batch(float *x, float *y) {
 // Block b is expected to fail when bit b of fail_mask is set. Blocks are
 // layers.0.weight, layers.0.bias, layers.1.weight, ... in order.
 typedef struct planted_case {
-    const char *what;
+    const char *description;
     fnn_testing_bug bug;
     int layer;
     fnn_activation activation;
@@ -67,8 +67,8 @@ static void run_case(const planted_case *c, int reference) {
     fnn_gradcheck_report r;
     assert_int_equal(fnn_gradcheck_run(net, x, y, BATCH, &o, &r, NULL),
                      FNN_OK);
-    print_message("%-32s reference %d: relative difference %.3e\n", c->what,
-                  reference, r.relative_difference);
+    print_message("%-32s reference %d: relative difference %.3e\n",
+                  c->description, reference, r.relative_difference);
     assert_int_equal(r.verdict, FNN_GRADCHECK_FAIL);
     for (int b = 0; b < r.n_blocks; b++) {
         int expected = (c->fail_mask >> b) & 1;
