@@ -9,6 +9,8 @@
 //       target, then prints the epochs and the whole-process time
 //
 // Both end with the peak resident set size (getrusage, KiB).
+// NOTE: --threads is accepted for the same command line as the peers but
+// ignored: fastnn's threads are OpenBLAS's, set by OPENBLAS_NUM_THREADS.
 #include "fastnn.h"
 
 #include <stdio.h>

@@ -150,7 +150,7 @@ static void col_sum_paths_and_formula(void **state) {
     }
 }
 
-// A small two-class data set: the label says whether x0 + x1 > 0.
+// A small two-class data set: the label is 1 when x0 + x1 > 0.
 static fnn_dataset *toy_data(void) {
     enum { ROWS = 200, FEATURES = 20 };
     static float x[ROWS * FEATURES], y[ROWS];
