@@ -113,9 +113,10 @@ typedef enum fnn_schedule {
     FNN_SCHEDULE_COSINE, // cosine decay from learning_rate to 0 over the run
 } fnn_schedule;
 
-// Each *_name returns a static lower-case name ("relu", "he-uniform", ...);
-// each *_parse sets *out from such a name and returns FNN_ERR_INVALID for an
-// unknown one.
+// Each *_name returns a static lower-case name ("relu", "he-uniform", ...),
+// never to be freed, or "unknown" for a value outside the enumeration. Each
+// *_parse sets *out from such a name and returns FNN_OK, or FNN_ERR_INVALID
+// (leaving *out unchanged) for NULL or an unknown name.
 const char *fnn_activation_name(fnn_activation a);
 fnn_status fnn_activation_parse(const char *name, fnn_activation *out);
 const char *fnn_loss_name(fnn_loss l);
@@ -154,12 +155,20 @@ typedef struct fnn_dataset {
     void *storage_;     // owned memory; do not touch
 } fnn_dataset;
 
-// Frees a data set and everything it owns; accepts NULL.
+// Frees a data set returned by a reader (fnn_idx_read, fnn_csv_read,
+// fnn_npy_read) and everything it owns: features, labels, names and source.
+// Accepts NULL. Never pass it a caller-built fnn_dataset that borrows the
+// caller's arrays.
 void fnn_dataset_free(fnn_dataset *ds);
 
-// Reads an MNIST-family IDX images file and its labels file (plain or .gz).
-// Checks the magic number, element type, dimension count, every size against
-// the file length, and that the counts match. Returns NULL on failure.
+// Reads an MNIST-family IDX images file [count, rows, columns] and its labels
+// file [count] (plain or .gz) into a data set of uint8 features
+// [count, rows * columns] in ds->u8. Checks the magic number, element type,
+// dimension count, every size against the file length, and that the counts
+// match. The caller owns the result and frees it with fnn_dataset_free.
+// Returns NULL on failure with status FNN_ERR_IO, FNN_ERR_FORMAT,
+// FNN_ERR_UNSUPPORTED (another element type), FNN_ERR_INVALID (a NULL path)
+// or FNN_ERR_NOMEM, and err naming the file and the byte.
 fnn_dataset *fnn_idx_read(const char *images_path, const char *labels_path,
                           fnn_error *err, fnn_status *status);
 
@@ -169,14 +178,23 @@ typedef struct fnn_csv_options {
     int label_column;       // 0-based index; -1: last column
     const char *label_name; // header name of the label column, or NULL
 } fnn_csv_options;
+// Returns the default CSV options: detect the header, label in the last
+// column.
 fnn_csv_options fnn_csv_options_default(void);
 
-// Reads a numeric comma-separated file with LF or CRLF line ends. Rejects a
-// non-numeric or non-finite field, naming the line, the column and the value.
+// Reads a numeric comma-separated file with LF or CRLF line ends into a data
+// set of float32 features [rows, columns - 1] and one label per row; opts may
+// be NULL for the defaults. The caller owns the result and frees it with
+// fnn_dataset_free. Returns NULL on failure with status FNN_ERR_IO,
+// FNN_ERR_FORMAT (a non-numeric or non-finite field, a ragged row, no data),
+// FNN_ERR_INVALID (a bad option or label column) or FNN_ERR_NOMEM, and err
+// naming the line, the column and the value.
 fnn_dataset *fnn_csv_read(const char *path, const fnn_csv_options *opts,
                           fnn_error *err, fnn_status *status);
 
-// Copies rows [start, start+count) into `out` [count, n_features] as floats.
+// Copies rows [start, start+count) into `out` [count, n_features] as floats,
+// uint8 features as 0..255 without scaling. A range outside [0, n_rows) is a
+// programming error and aborts, because this function cannot report it.
 void fnn_dataset_get_rows(const fnn_dataset *ds, int64_t start, int64_t count,
                           float *out);
 
@@ -195,12 +213,18 @@ typedef struct fnn_norm {
     int n_zero_variance;  // features whose std is 0
 } fnn_norm;
 
-// Computes the statistics of every feature of `ds`. Returns NULL on failure.
+// Computes the statistics of every feature of `ds` over all its rows. The
+// caller owns the result and frees it with fnn_norm_free. Returns NULL with
+// status FNN_ERR_INVALID (NULL or an empty data set) or FNN_ERR_NOMEM.
 fnn_norm *fnn_norm_fit(const fnn_dataset *ds, fnn_status *status);
 // Frees statistics; accepts NULL.
 void fnn_norm_free(fnn_norm *norm);
 
-// Streaming interface: create, update with rows, finish.
+// Streaming interface: fnn_norm_create allocates empty statistics for
+// n_features > 0 (NULL with FNN_ERR_INVALID or FNN_ERR_NOMEM; free with
+// fnn_norm_free), fnn_norm_update adds one row [n_features] of raw values,
+// and fnn_norm_finish turns the running sums into std and counts the
+// zero-variance features. Read mean and std only after fnn_norm_finish.
 fnn_norm *fnn_norm_create(int n_features, fnn_status *status);
 void fnn_norm_update(fnn_norm *norm, const double *row);
 void fnn_norm_finish(fnn_norm *norm);
@@ -226,40 +250,57 @@ typedef struct fnn_net_options {
 fnn_net_options fnn_net_options_default(void);
 
 // Creates a network and initializes its weights from options->seed. Biases
-// start at 0. Returns NULL on failure.
+// start at 0. The caller owns the network and frees it with fnn_net_free.
+// Returns NULL with status FNN_ERR_INVALID (a layer count outside
+// 1..FNN_MAX_LAYERS, a size outside 1..2^24, an unknown enumeration value
+// or FNN_LOSS_AUTO, softmax with fewer than 2 outputs, l2 < 0, keep_prob
+// outside (0, 1]) or FNN_ERR_NOMEM.
 fnn_net *fnn_net_create(const fnn_net_options *options, fnn_status *status);
 // Frees a network; accepts NULL.
 void fnn_net_free(fnn_net *net);
 // Returns a deep copy of `net` converted to `dtype` (parameters,
-// normalization and options). Returns NULL on failure.
+// normalization and options), owned by the caller. Returns NULL with status
+// FNN_ERR_INVALID (NULL net, unknown dtype) or FNN_ERR_NOMEM.
 fnn_net *fnn_net_clone(const fnn_net *net, fnn_dtype dtype,
                        fnn_status *status);
 
-// Returns the options the network was built with (init is the resolved one).
+// Returns the options the network was built with (init is the resolved
+// one). The pointer belongs to the network and lives as long as it does.
 const fnn_net_options *fnn_net_get_options(const fnn_net *net);
 // Returns the initialization used for layer l (0-based).
 fnn_init fnn_net_layer_init(const fnn_net *net, int l);
 
 // Parameters and gradients are one contiguous vector each, ordered
-// W[0], b[0], W[1], b[1], ..., in the dtype of the network.
+// W[0], b[0], W[1], b[1], ..., in the dtype of the network (float or
+// double), each W[l] row-major [sizes[l+1], sizes[l]]. fnn_net_param_count
+// returns the number of elements; fnn_net_params and fnn_net_grads return
+// the vectors, which belong to the network: writes through them change it.
+// The gradient holds the result of the last fnn_net_cost with backward.
 int64_t fnn_net_param_count(const fnn_net *net);
 void *fnn_net_params(fnn_net *net);
 void *fnn_net_grads(fnn_net *net);
-// Offsets (in elements) of layer l's weight and bias in the flat vector.
+// Offsets (in elements) of layer l's weight and bias in the flat vector,
+// for 0 <= l < n_layers.
 int64_t fnn_net_weight_offset(const fnn_net *net, int l);
 int64_t fnn_net_bias_offset(const fnn_net *net, int l);
 
-// Installs normalization: x_norm = (x - mean) / std per feature. A std of 0
-// is stored as 1, so that feature is only centered. Arrays are copied.
+// Installs normalization: x_norm = (x - mean) / std per feature, computed in
+// double. mean and std are [n_in] and copied; a std of 0 is stored as 1, so
+// that feature is only centered. Passing NULL for mean or std removes
+// normalization. Returns FNN_OK, FNN_ERR_INVALID (NULL net, or a
+// non-finite or negative value) or FNN_ERR_NOMEM.
 fnn_status fnn_net_set_normalization(fnn_net *net, const double *mean,
                                      const double *std);
-// Returns the installed mean and std (NULL when inputs are not normalized).
+// Returns the installed mean and std [n_in], owned by the network (NULL when
+// inputs are not normalized).
 const double *fnn_net_norm_mean(const fnn_net *net);
 const double *fnn_net_norm_std(const fnn_net *net);
 
-// Sets keep_prob for later training steps (1 disables dropout).
+// Sets keep_prob for later training steps (1 disables dropout). Returns
+// FNN_OK, or FNN_ERR_INVALID for NULL or a value outside (0, 1].
 fnn_status fnn_net_set_keep_prob(fnn_net *net, double keep_prob);
-// Sets the L2 strength lambda.
+// Sets the L2 strength lambda. Returns FNN_OK, or FNN_ERR_INVALID for NULL
+// or a negative or non-finite value.
 fnn_status fnn_net_set_l2(fnn_net *net, double l2);
 
 // Dropout masks. FNN_DROPOUT_SAMPLE draws a new mask on each training pass;
@@ -277,19 +318,24 @@ typedef enum fnn_dropout_mode {
 // here when the network has normalization); y is [batch_size] labels (class
 // index for softmax, 0/1 for sigmoid with one output, target for MSE with one
 // output) or, for multi-output MSE and BCE, [batch_size, n_out] targets.
-// `cost` receives J in double. Returns FNN_ERR_NONFINITE when J is not finite.
+// `cost` receives J in double. Returns FNN_OK, FNN_ERR_INVALID (a NULL
+// pointer or batch_size < 1), FNN_ERR_NOMEM (work buffers for a larger
+// batch) or FNN_ERR_NONFINITE when J is not finite, in which case the
+// gradient is not computed.
 fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
                         int batch_size, fnn_dropout_mode dropout,
                         int backward, double *cost);
 
 // Runs the forward pass without dropout. x as in fnn_net_cost; out receives
 // [batch_size, n_out] probabilities (softmax, sigmoid) or outputs (MSE) in
-// the network's dtype.
+// the network's dtype. Returns FNN_OK, FNN_ERR_INVALID (a NULL pointer or
+// batch_size < 1) or FNN_ERR_NOMEM.
 fnn_status fnn_net_predict(fnn_net *net, const void *x, int batch_size,
                            void *out);
 
 // Per-layer pre-activations and activations of the last forward pass:
-// [batch_size, sizes[l+1]] in the network's dtype. Valid until the next call.
+// [batch_size, sizes[l+1]] in the network's dtype, owned by the network and
+// valid until its next pass.
 const void *fnn_net_preactivation(const fnn_net *net, int l);
 const void *fnn_net_activation(const fnn_net *net, int l);
 
@@ -303,16 +349,23 @@ typedef struct fnn_optim_options {
     double beta1, beta2; // for FNN_ADAM, defaults 0.9 and 0.999
     double adam_epsilon; // default 1e-8
 } fnn_optim_options;
+// Returns Adam with learning rate 1e-3 and the defaults above.
 fnn_optim_options fnn_optim_options_default(void);
 
 typedef struct fnn_optim fnn_optim;
 
-// Creates optimizer state (velocity or Adam moments) for `net`.
+// Creates optimizer state (velocity or Adam moments, zero) for the parameter
+// vector of `net`, in its dtype. The caller owns it and frees it with
+// fnn_optim_free, which accepts NULL. Returns NULL with status
+// FNN_ERR_INVALID (a NULL argument, an unknown kind, a negative rate, a
+// momentum or beta outside [0, 1)) or FNN_ERR_NOMEM.
 fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
                             fnn_status *status);
 void fnn_optim_free(fnn_optim *opt);
 // Applies one update with the gradient vector of `net` and the given rate.
 // Adam keeps one step counter for the whole update (bias correction).
+// Returns FNN_OK, or FNN_ERR_INVALID when `net` is not the network (size and
+// dtype) the state was created for or the rate is negative.
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate);
 // Returns the number of updates applied so far.
 int64_t fnn_optim_steps(const fnn_optim *opt);
@@ -351,12 +404,18 @@ typedef struct fnn_train_options {
     int (*on_epoch)(void *user, const fnn_epoch_report *report);
     void *user;
 } fnn_train_options;
+// Returns 10 epochs of batch size 128 with Adam (fnn_optim_options_default),
+// the cosine schedule and no callbacks.
 fnn_train_options fnn_train_options_default(void);
 
 // Trains `net` on `train` (features normalized with the network's stored
 // statistics, if any), shuffling with the network's generator every epoch,
-// and evaluates on `test` after every epoch when it is not NULL. On a
-// non-finite loss returns FNN_ERR_NONFINITE and fills err with the step.
+// and evaluates on `test` after every epoch when it is not NULL. Both data
+// sets are only read. Returns FNN_OK, FNN_ERR_INVALID (bad options, an
+// empty set, features or labels that do not fit the network),
+// FNN_ERR_UNSUPPORTED, FNN_ERR_NOMEM, FNN_ERR_INTERRUPTED (a callback
+// returned nonzero) or FNN_ERR_NONFINITE (a non-finite loss; err names the
+// epoch and batch). The network keeps the last parameters either way.
 fnn_status fnn_train(fnn_net *net, const fnn_dataset *train,
                      const fnn_dataset *test, const fnn_train_options *opts,
                      fnn_error *err);
@@ -368,13 +427,19 @@ typedef struct fnn_eval_result {
     double accuracy; // NaN for MSE
 } fnn_eval_result;
 
-// Evaluates `net` on a data set in batches of a fixed size, so the same
-// model and data always give the same numbers.
+// Evaluates `net` on a data set without dropout, in batches of a fixed
+// size, so the same model and data always give the same numbers. Fills
+// *result. Returns FNN_OK, FNN_ERR_INVALID or FNN_ERR_UNSUPPORTED (the data
+// do not fit the network, as fnn_check_dataset), FNN_ERR_NOMEM or
+// FNN_ERR_NONFINITE, with err filled.
 fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
                         fnn_eval_result *result, fnn_error *err);
 
 // Checks that a data set fits a network: feature count, labels in range for
-// the loss. Fills err naming the first bad row.
+// the loss (class indices below n_out for softmax, 0/1 for sigmoid, finite
+// for MSE). Returns FNN_OK, FNN_ERR_INVALID (err names the first bad row or
+// the counts) or FNN_ERR_UNSUPPORTED (one label column for several
+// non-softmax outputs).
 fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
                              fnn_error *err);
 
@@ -383,11 +448,20 @@ fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
 
 // Writes the network atomically: a temporary file in the same directory,
 // fsync, rename. `config_json` is an optional JSON text stored as metadata
-// "training". Identical networks give byte-identical files.
+// "training". Identical networks give byte-identical files, whose layout
+// docs/model-format.md describes. An existing file at `path` is replaced
+// whole or, on failure, left as it was. Returns FNN_OK, FNN_ERR_INVALID
+// (NULL network or empty path), FNN_ERR_NOMEM or FNN_ERR_IO, with err
+// naming the path.
 fnn_status fnn_model_save(const fnn_net *net, const char *path,
                           const char *config_json, fnn_error *err);
 
-// Reads a model file written by fnn_model_save. Returns NULL on failure.
+// Reads a model file written by fnn_model_save, checking the format, the
+// version, every metadata value and every tensor's dtype, shape and byte
+// range. The caller owns the network and frees it with fnn_net_free.
+// Returns NULL on failure with status FNN_ERR_IO, FNN_ERR_FORMAT,
+// FNN_ERR_UNSUPPORTED (another format version or dtype), FNN_ERR_INVALID or
+// FNN_ERR_NOMEM, and err naming the file and the offending entry.
 fnn_net *fnn_model_load(const char *path, fnn_error *err, fnn_status *status);
 
 // ---------------------------------------------------------------------------
