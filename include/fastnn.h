@@ -544,6 +544,7 @@ typedef struct fnn_gradcheck_options {
     // cached forward pass (tested to agree with fnn_net_cost).
     int reference;
 } fnn_gradcheck_options;
+// Returns the defaults given beside each field above.
 fnn_gradcheck_options fnn_gradcheck_options_default(void);
 
 // One compared coordinate. In directions mode a "coordinate" is a direction
