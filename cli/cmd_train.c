@@ -3,6 +3,7 @@
 #include "cli_data.h"
 #include "commands.h"
 #include "progress.h"
+#include "train_checkpoint.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -22,6 +23,9 @@ typedef struct train_args {
     const char *schedule;
     const char *out;
     const char *log;
+    const char *checkpoint;
+    const char *checkpoint_every;
+    const char *resume;
     double learning_rate;
     double momentum;
     double l2;
@@ -44,6 +48,8 @@ typedef struct train_run {
     fnn_dataset *train_ds;
     fnn_dataset *test_ds;
     int train_defaulted;
+    char *args_json; // the command line, stored in checkpoints
+    char *checkpoint_path; // default checkpoint path, or NULL
 } train_run;
 
 static const char USAGE[] =
@@ -52,7 +58,8 @@ static const char USAGE[] =
     "[--activation relu] [--init auto] [--loss auto] [--optimizer adam] "
     "[--learning-rate F] [--lr-schedule cosine] [--batch-size N] "
     "[--epochs N] [--l2 F] [--keep-prob F] [--seed N] [--limit N] "
-    "[--no-normalize] [--out FILE] [--log FILE] [--json]";
+    "[--no-normalize] [--out FILE] [--log FILE] [--json] "
+    "[--checkpoint FILE] [--checkpoint-every N|Ns] [--resume FILE]";
 
 static const char DESCRIPTION[] =
     "Trains a fully-connected network and saves it as a safetensors model.\n"
@@ -132,6 +139,14 @@ static int parse_args(train_run *r, int argc, char **argv) {
         {"out", CLI_STRING, &a->out, "FILE", "model file to write"},
         {"log", CLI_STRING, &a->log, "FILE",
          "write per-epoch metrics as JSON lines (for fastnn plot)"},
+        {"checkpoint", CLI_STRING, &a->checkpoint, "FILE",
+         "write checkpoints there (default with --checkpoint-every or on "
+         "SIGINT/SIGTERM: the --out path + \".checkpoint\")"},
+        {"checkpoint-every", CLI_STRING, &a->checkpoint_every, "N|Ns",
+         "checkpoint every N epochs, or every N steps with Ns (default 1 "
+         "with --checkpoint)"},
+        {"resume", CLI_STRING, &a->resume, "FILE",
+         "continue the run saved in checkpoint FILE, with its options"},
         {"json", CLI_FLAG, &a->json, NULL,
          "write one JSON object per epoch and a summary to stdout"},
         {"gradcheck", CLI_FLAG, &a->gradcheck, NULL,
@@ -417,6 +432,9 @@ static int prepare(train_run *r, int argc, char **argv) {
     if (rc < 0 && !cli_check_writable(r->a.out)) {
         rc = CLI_EXIT_USAGE;
     }
+    if (rc < 0 && r->a.checkpoint && !cli_check_writable(r->a.checkpoint)) {
+        rc = CLI_EXIT_USAGE;
+    }
     if (rc < 0 && r->a.log && !cli_check_writable(r->a.log)) {
         rc = CLI_EXIT_USAGE;
     }
@@ -469,16 +487,119 @@ static int finish(train_run *r, fnn_net *net, progress *p) {
     return CLI_EXIT_OK;
 }
 
+// Checks the free space for the model and checkpoint files before training,
+// and fills the checkpoint options. Returns -1 to continue or an exit status.
+static int setup_checkpoints(train_run *r, const fnn_net *net, ckpt_run *c) {
+    const train_args *a = &r->a;
+    *c = (ckpt_run){.config = r->args_json, .inner = r->train};
+    if (a->checkpoint_every &&
+        ckpt_parse_every(a->checkpoint_every, &c->every_epochs,
+                         &c->every_steps) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if (a->checkpoint && !a->checkpoint_every) {
+        c->every_epochs = 1;
+    }
+    size_t n = strlen(a->out) + sizeof ".checkpoint";
+    r->checkpoint_path = a->checkpoint ? NULL : malloc(n);
+    if (!a->checkpoint && !r->checkpoint_path) {
+        cli_error("out of memory");
+        return CLI_EXIT_USAGE;
+    }
+    if (r->checkpoint_path) {
+        snprintf(r->checkpoint_path, n, "%s.checkpoint", a->out);
+    }
+    c->path = a->checkpoint ? a->checkpoint : r->checkpoint_path;
+    // Header room, then parameters; a checkpoint adds up to two optimizer
+    // vectors and the row order.
+    int64_t params = fnn_net_param_count(net) *
+                     (fnn_net_get_options(net)->dtype == FNN_F64 ? 8 : 4);
+    int64_t model = (1 << 16) + params + 16 * (int64_t)r->net.sizes[0];
+    int64_t ckpt = model + 2 * params + 8 * r->train_ds->n_rows;
+    if (!ckpt_check_space(a->out, model, "model") ||
+        ((c->every_epochs || c->every_steps) &&
+         !ckpt_check_space(c->path, ckpt, "checkpoint"))) {
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+// Trains, stopping for checkpoints and on SIGINT or SIGTERM. Returns -1 when
+// training finished, else the exit status.
+static int run_training(train_run *r, fnn_net *net, fnn_trainer **trainer) {
+    ckpt_run c;
+    int rc = setup_checkpoints(r, net, &c);
+    fnn_error err = {{0}};
+    fnn_status s = FNN_OK;
+    if (rc < 0 && !*trainer) {
+        *trainer = fnn_trainer_create(net, r->train_ds, r->test_ds, &r->train,
+                                      &err, &s);
+        if (!*trainer) {
+            cli_error("%s", err.message);
+            rc = cli_exit_for(s);
+        }
+    }
+    if (rc < 0) {
+        fnn_train_options callbacks = {.on_batch = ckpt_on_batch,
+                                       .on_epoch = ckpt_on_epoch,
+                                       .user = &c};
+        fnn_trainer_set_callbacks(*trainer, &callbacks);
+        ckpt_install_signals();
+        rc = ckpt_train(*trainer, &c);
+        ckpt_restore_signals();
+    }
+    return rc;
+}
+
+// Reads the checkpoint of --resume. Returns -1 to continue or an exit
+// status.
+static int load_checkpoint(train_run *r, const char *path,
+                           fnn_trainer **trainer) {
+    fnn_error err = {{0}};
+    fnn_status s;
+    *trainer = fnn_checkpoint_load(path, r->train_ds, r->test_ds, NULL, &err,
+                                   &s);
+    if (!*trainer) {
+        cli_error("%s", err.message);
+        return CLI_EXIT_USAGE;
+    }
+    fnn_train_position p = fnn_trainer_position(*trainer);
+    fprintf(stderr, "fastnn: resuming %s at epoch %d, batch %lld of %lld "
+                    "(step %lld)\n",
+            path, p.epoch + 1, (long long)p.batch, (long long)p.n_batches,
+            (long long)p.step);
+    return -1;
+}
+
 int cmd_train(int argc, char **argv) {
     train_run r = {0};
-    int rc = prepare(&r, argc, argv);
+    const char *resume = ckpt_find_resume(argc, argv);
+    char **resumed = NULL;
+    int n_resumed = resume ? ckpt_resume_args(resume, argc, argv, &resumed)
+                           : 0;
+    int rc = n_resumed < 0 ? CLI_EXIT_USAGE : -1;
+    if (resumed) {
+        argc = n_resumed;
+        argv = resumed;
+    }
+    if (rc < 0) {
+        rc = prepare(&r, argc, argv);
+    }
+    if (rc < 0 && !(r.args_json = ckpt_args_json(argc, argv))) {
+        cli_error("out of memory");
+        rc = CLI_EXIT_USAGE;
+    }
+    fnn_trainer *trainer = NULL;
     fnn_net *net = NULL;
     fnn_status s;
-    if (rc < 0 && !(net = fnn_net_create(&r.net, &s))) {
+    if (rc < 0 && resume) {
+        rc = load_checkpoint(&r, resume, &trainer);
+        net = fnn_trainer_net(trainer);
+    } else if (rc < 0 && !(net = fnn_net_create(&r.net, &s))) {
         cli_error("cannot create the network: %s", fnn_status_str(s));
         rc = CLI_EXIT_USAGE;
     }
-    if (rc < 0) {
+    if (rc < 0 && !resume) {
         rc = normalize(&r, net);
     }
     progress p = {0};
@@ -496,12 +617,7 @@ int cmd_train(int argc, char **argv) {
         rc = cli_train_gradcheck(net, r.train_ds, "initialization", r.a.json);
     }
     if (rc < 0) {
-        fnn_error err = {{0}};
-        s = fnn_train(net, r.train_ds, r.test_ds, &r.train, &err);
-        if (s != FNN_OK) {
-            cli_error("%s", err.message);
-            rc = cli_exit_for(s);
-        }
+        rc = run_training(&r, net, &trainer);
     }
     if (progress_close_log(&p) && rc < 0) {
         rc = CLI_EXIT_USAGE;
@@ -514,7 +630,13 @@ int cmd_train(int argc, char **argv) {
                                         r.a.json);
         rc = check < 0 ? rc : check;
     }
-    fnn_net_free(net);
+    if (!resume) {
+        fnn_net_free(net);
+    }
+    fnn_trainer_free(trainer);
+    ckpt_free_args(resumed, n_resumed);
+    free(r.args_json);
+    free(r.checkpoint_path);
     fnn_dataset_free(r.train_ds);
     fnn_dataset_free(r.test_ds);
     return rc;

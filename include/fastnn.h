@@ -785,6 +785,79 @@ double fnn_diagnose_expected_factor(fnn_activation activation, fnn_init init,
 const char *fnn_verdict_name(fnn_verdict v);
 const char *fnn_verdict_cause_name(fnn_verdict_cause c);
 
+// ---------------------------------------------------------------------------
+// Checkpoints
+
+// A training run that can stop between mini-batch steps, be saved to a
+// checkpoint file and continue, in this process or another, to the same
+// weights bit for bit as a run that never stopped (same thread count).
+typedef struct fnn_trainer fnn_trainer;
+
+// Where a run stands: the next step is batch `batch` (0-based) of epoch
+// `epoch` (0-based). batch == n_batches means that epoch's steps are done
+// but its evaluation and on_epoch report are still to come.
+typedef struct fnn_train_position {
+    int epoch;
+    int epochs;
+    int64_t batch;
+    int64_t n_batches;
+    int64_t step; // optimizer updates applied so far
+} fnn_train_position;
+
+// Creates a run of `opts` on `net` and the data sets (test may be NULL), at
+// epoch 0, batch 0, with new optimizer state. The trainer borrows net, the
+// data sets and the callbacks' user pointer; they must outlive it. Returns
+// NULL with FNN_ERR_INVALID (bad options or data, err filled) or
+// FNN_ERR_NOMEM.
+fnn_trainer *fnn_trainer_create(fnn_net *net, const fnn_dataset *train,
+                                const fnn_dataset *test,
+                                const fnn_train_options *opts,
+                                fnn_error *err, fnn_status *status);
+
+// Trains from the current position until the last epoch is done (FNN_OK).
+// A nonzero return of on_batch or on_epoch stops it with
+// FNN_ERR_INTERRUPTED at a step boundary: the trainer can then be saved and
+// run again to continue. A non-finite loss or gradient stops it with
+// FNN_ERR_NONFINITE before the failing update, err naming the epoch, the
+// step and the layer.
+fnn_status fnn_trainer_run(fnn_trainer *t, fnn_error *err);
+
+fnn_train_position fnn_trainer_position(const fnn_trainer *t);
+// Returns the trained network (owned by the trainer when it was loaded).
+fnn_net *fnn_trainer_net(fnn_trainer *t);
+// Replaces on_batch, on_epoch and user with those of `callbacks`.
+void fnn_trainer_set_callbacks(fnn_trainer *t,
+                               const fnn_train_options *callbacks);
+// Frees a trainer, and its network when it was loaded; accepts NULL.
+void fnn_trainer_free(fnn_trainer *t);
+
+// Writes a checkpoint atomically (temporary file, fsync, rename): the
+// weights and normalization, the optimizer's state and step counter, both
+// random generator states, the position, the epoch's loss so far, the row
+// order of the epoch, the training options, a CRC-32 of the training data
+// and `config_json`, a caller's text (may be NULL). The file is a
+// safetensors file with the metadata keys of a model file. An existing file
+// is replaced whole or left as it was. Equal runs give byte-identical files.
+fnn_status fnn_checkpoint_save(fnn_trainer *t, const char *path,
+                               const char *config_json, fnn_error *err);
+
+// Returns the caller's text stored by fnn_checkpoint_save (malloc'd, free
+// it with free(); "" when none was stored), after validating the file.
+char *fnn_checkpoint_read_config(const char *path, fnn_error *err,
+                                 fnn_status *status);
+
+// Reads a checkpoint into a trainer that owns a new network, positioned
+// where the checkpoint was saved. `train` must hold the same rows as the
+// saved run (count, features and CRC-32 are compared). The callbacks come
+// from `callbacks` (may be NULL), every other option from the file. Returns
+// NULL with FNN_ERR_IO, FNN_ERR_FORMAT, FNN_ERR_UNSUPPORTED (another format
+// version), FNN_ERR_INVALID (other data) or FNN_ERR_NOMEM, err naming the
+// file and the value.
+fnn_trainer *fnn_checkpoint_load(const char *path, const fnn_dataset *train,
+                                 const fnn_dataset *test,
+                                 const fnn_train_options *callbacks,
+                                 fnn_error *err, fnn_status *status);
+
 #ifdef __cplusplus
 }
 #endif

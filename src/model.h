@@ -17,4 +17,20 @@
 fnn_status fnn_atomic_write(const char *path, int (*write)(FILE *, void *),
                             void *ctx, fnn_error *err);
 
+// Builds the __metadata__ object of a model file: format, version and the
+// network's options as strings, plus `config_json` (may be NULL) as
+// "training". Checkpoints store the same keys. Returns NULL on failure.
+struct cJSON;
+struct cJSON *fnn_model_metadata(const fnn_net *net, const char *config_json);
+
+// Creates a network with zero parameters from the __metadata__ of the parsed
+// header `root` of `path`, validating every option. The parameters, of the
+// size the metadata implies, must fit in the data_len bytes after the
+// header, which is checked before anything is allocated. *normalized
+// receives whether normalization tensors are expected.
+fnn_net *fnn_model_net_from_metadata(const char *path,
+                                     const struct cJSON *root,
+                                     int64_t data_len, int *normalized,
+                                     fnn_error *err, fnn_status *status);
+
 #endif

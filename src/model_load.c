@@ -165,6 +165,20 @@ static fnn_status read_options(loader *ld, fnn_net_options *o,
     return s;
 }
 
+// The dtypes of the safetensors format; a model file uses F32 and F64.
+static int is_known_dtype(const char *name) {
+    static const char *const DTYPES[] = {
+        "F64", "F32", "F16", "BF16", "I64", "I32", "I16",
+        "I8",  "U64", "U32", "U16",  "U8",  "BOOL",
+    };
+    for (size_t i = 0; i < sizeof DTYPES / sizeof DTYPES[0]; i++) {
+        if (strcmp(DTYPES[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int64_t json_int(const cJSON *v, int *ok) {
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
         v->valuedouble > 9007199254740992.0 ||
@@ -188,15 +202,28 @@ static fnn_status check_tensor(loader *ld, const char *name,
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
     if (!cJSON_IsString(dt) || strcmp(dt->valuestring, dtype) != 0) {
         return fnn_fail(ld->err, FNN_ERR_FORMAT,
-                        "%s: tensor \"%s\" has dtype \"%.16s\": expected %s",
+                        "%s: tensor \"%s\" has %s dtype \"%.16s\": "
+                        "expected %s",
                         ld->path, name,
+                        cJSON_IsString(dt) && is_known_dtype(dt->valuestring)
+                            ? "the wrong"
+                            : "unknown",
                         cJSON_IsString(dt) ? dt->valuestring : "?", dtype);
     }
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
     int ok = cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == rank;
     int64_t count = 1;
     for (int i = 0; ok && i < rank; i++) {
-        ok = json_int(cJSON_GetArrayItem(sh, i), &ok) == shape[i] && ok;
+        const cJSON *v = cJSON_GetArrayItem(sh, i);
+        int64_t size = json_int(v, &ok);
+        if (!ok) {
+            return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                            "%s: tensor \"%s\" shape entry %d is %g: "
+                            "expected a non-negative integer below 2^53",
+                            ld->path, name, i,
+                            cJSON_IsNumber(v) ? v->valuedouble : NAN);
+        }
+        ok = size == shape[i];
         count *= shape[i];
     }
     if (!ok) {
@@ -211,7 +238,14 @@ static fnn_status check_tensor(loader *ld, const char *name,
     span->name = name;
     span->begin = ok ? json_int(cJSON_GetArrayItem(off, 0), &ok) : 0;
     span->end = ok ? json_int(cJSON_GetArrayItem(off, 1), &ok) : 0;
-    if (!ok || span->end < span->begin || span->end > ld->data_len) {
+    if (ok && span->end < span->begin) {
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: tensor \"%s\" has reversed data_offsets "
+                        "[%lld, %lld]",
+                        ld->path, name, (long long)span->begin,
+                        (long long)span->end);
+    }
+    if (!ok || span->end > ld->data_len) {
         return fnn_fail(ld->err, FNN_ERR_FORMAT,
                         "%s: tensor \"%s\" has data_offsets [%lld, %lld] "
                         "outside the %lld data bytes",
@@ -241,9 +275,10 @@ static fnn_status check_coverage(loader *ld, tensor_span *spans, int n) {
         if (spans[i].begin != at) {
             return fnn_fail(ld->err, FNN_ERR_FORMAT,
                             "%s: tensor \"%s\" starts at data byte %lld: "
-                            "expected %lld (tensors overlap or leave a gap)",
+                            "expected %lld (tensors %s)",
                             ld->path, spans[i].name,
-                            (long long)spans[i].begin, (long long)at);
+                            (long long)spans[i].begin, (long long)at,
+                            spans[i].begin < at ? "overlap" : "leave a gap");
         }
         at = spans[i].end;
     }
@@ -425,6 +460,62 @@ static fnn_status copy_training(loader *ld, fnn_net *net) {
     return FNN_OK;
 }
 
+// Rejects layer sizes whose parameters could not be in the data_len bytes
+// present, before fnn_net_alloc allocates them.
+static fnn_status check_param_bytes(loader *ld, const fnn_net_options *o) {
+    size_t elem = o->dtype == FNN_F64 ? sizeof(double) : sizeof(float);
+    int64_t count = 0;
+    int ok = 1;
+    for (int l = 0; ok && l < o->n_layers; l++) {
+        int64_t w = 0;
+        ok = fnn_mul_size(o->sizes[l] + (int64_t)1, o->sizes[l + 1], &w) &&
+             count <= INT64_MAX - w;
+        count += ok ? w : 0;
+    }
+    int64_t bytes = 0;
+    if (!ok || !fnn_mul_size(count, (int64_t)elem, &bytes) ||
+        bytes > ld->data_len) {
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: the layer sizes in the metadata need %s%lld "
+                        "parameter bytes, but the file has %lld data bytes",
+                        ld->path, ok ? "" : "more than ",
+                        ok ? (long long)bytes : (long long)INT64_MAX,
+                        (long long)ld->data_len);
+    }
+    return FNN_OK;
+}
+
+fnn_net *fnn_model_net_from_metadata(const char *path, const cJSON *root,
+                                     int64_t data_len, int *normalized,
+                                     fnn_error *err, fnn_status *status) {
+    loader ld = {.path = path, .err = err, .root = (cJSON *)root,
+                 .data_len = data_len};
+    fnn_net_options o;
+    fnn_net *net = NULL;
+    fnn_status s = read_options(&ld, &o, normalized);
+    if (s == FNN_OK) {
+        s = check_param_bytes(&ld, &o);
+    }
+    if (s == FNN_OK && !(net = fnn_net_alloc(&o, &s))) {
+        s = fnn_fail(err, s, "%s: invalid network options in the metadata",
+                     path);
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    const cJSON *inits = cJSON_GetObjectItemCaseSensitive(meta, "init");
+    if (s == FNN_OK) {
+        s = cJSON_IsString(inits) ? parse_inits(&ld, inits->valuestring, net)
+                                  : fnn_fail(err, FNN_ERR_FORMAT,
+                                             "%s: metadata \"init\" is "
+                                             "missing", path);
+    }
+    if (s != FNN_OK) {
+        fnn_net_free(net);
+        net = NULL;
+    }
+    fnn_set_status(status, s);
+    return net;
+}
+
 fnn_net *fnn_model_load(const char *path, fnn_error *err,
                         fnn_status *status) {
     loader ld = {.path = path, .err = err};
@@ -444,23 +535,10 @@ fnn_net *fnn_model_load(const char *path, fnn_error *err,
     if (s == FNN_OK) {
         s = read_header(&ld);
     }
-    fnn_net_options o;
     int normalized = 0;
     if (s == FNN_OK) {
-        s = read_options(&ld, &o, &normalized);
-    }
-    if (s == FNN_OK && !(net = fnn_net_alloc(&o, &s))) {
-        s = fnn_fail(err, s, "%s: invalid network options in the metadata",
-                     path);
-    }
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(ld.root,
-                                                         "__metadata__");
-    const cJSON *inits = cJSON_GetObjectItemCaseSensitive(meta, "init");
-    if (s == FNN_OK) {
-        s = cJSON_IsString(inits) ? parse_inits(&ld, inits->valuestring, net)
-                                  : fnn_fail(err, FNN_ERR_FORMAT,
-                                             "%s: metadata \"init\" is "
-                                             "missing", path);
+        net = fnn_model_net_from_metadata(path, ld.root, ld.data_len,
+                                          &normalized, err, &s);
     }
     if (s == FNN_OK) {
         s = read_tensors(&ld, net, normalized);

@@ -37,7 +37,7 @@ static int add_meta_double(cJSON *meta, const char *key, double value) {
     return add_meta(meta, key, buf);
 }
 
-static cJSON *build_metadata(const fnn_net *net, const char *config_json) {
+cJSON *fnn_model_metadata(const fnn_net *net, const char *config_json) {
     const fnn_net_options *o = &net->opt;
     cJSON *meta = cJSON_CreateObject();
     char *sizes = json_int_list(o->sizes, o->n_layers + 1);
@@ -100,7 +100,7 @@ static char *build_header(const fnn_net *net, const char *config_json,
     const fnn_net_options *o = &net->opt;
     const char *dt = o->dtype == FNN_F64 ? "F64" : "F32";
     cJSON *root = cJSON_CreateObject();
-    cJSON *meta = build_metadata(net, config_json);
+    cJSON *meta = fnn_model_metadata(net, config_json);
     if (!root || !meta) {
         cJSON_Delete(root);
         cJSON_Delete(meta);

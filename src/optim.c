@@ -1,7 +1,7 @@
 // Optimizers over the flat parameter and gradient vectors, and learning-rate
 // schedules.
 #include "kernels.h"
-#include "net_internal.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -126,4 +126,9 @@ double fnn_schedule_rate(fnn_schedule s, double base_rate, double epoch,
         return 0.5 * base_rate * (1.0 + cos(FNN_PI * epoch / epochs));
     }
     return base_rate;
+}
+
+fnn_optim_state fnn_optim_get_state(fnn_optim *opt) {
+    fnn_optim_state st = {opt->state1, opt->state2, opt->n, &opt->steps};
+    return st;
 }

@@ -1,9 +1,10 @@
 // Mini-batch training and evaluation on data sets.
-#include "net_internal.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 // Evaluation always runs in batches of this many rows, so a model and a data
 // set give the same numbers whatever batch size trained the model.
@@ -164,72 +165,140 @@ static void shuffle(fnn_rng *rng, int64_t *perm, int64_t n) {
     }
 }
 
+// Returns the layer with a non-finite weight or bias gradient nearest the
+// output, where backpropagation produced it first, or -1.
+static int first_nonfinite_gradient(const fnn_net *net) {
+    for (int l = net->opt.n_layers - 1; l >= 0; l--) {
+        int64_t begin = net->w_off[l];
+        int64_t end = net->b_off[l] + net->opt.sizes[l + 1];
+        for (int64_t i = begin; i < end; i++) {
+            double g = net->opt.dtype == FNN_F64 ? ((double *)net->grads)[i]
+                                                 : ((float *)net->grads)[i];
+            if (!isfinite(g)) {
+                return l;
+            }
+        }
+    }
+    return -1;
+}
+
+// Fills err for a non-finite loss (grad_layer < 0) or gradient at 1-based
+// epoch and step.
 static fnn_status diverged(fnn_net *net, int epoch, int64_t step, int count,
-                           fnn_error *err) {
-    int layer = fnn_net_first_nonfinite_layer(net, count);
-    char where[96] = "in the loss";
-    if (layer >= 0) {
-        snprintf(where, sizeof where, "first in the outputs of layers.%d",
-                 layer);
+                           int grad_layer, fnn_error *err) {
+    char where[128] = "the loss is not finite";
+    if (grad_layer >= 0) {
+        snprintf(where, sizeof where,
+                 "the gradient is not finite, first in layers.%d going "
+                 "backward", grad_layer);
+    } else {
+        int layer = fnn_net_first_nonfinite_layer(net, count);
+        if (layer >= 0) {
+            snprintf(where, sizeof where,
+                     "the loss is not finite, first in the outputs of "
+                     "layers.%d", layer);
+        }
     }
     return fnn_fail(err, FNN_ERR_NONFINITE,
-                    "training diverged: the loss is not finite at epoch %d, "
-                    "step %lld (%s): lower the learning rate or normalize "
-                    "the inputs",
+                    "training diverged at epoch %d, step %lld: %s: lower the "
+                    "learning rate or normalize the inputs",
                     epoch, (long long)step, where);
 }
 
-typedef struct train_state {
-    fnn_net *net;
-    const fnn_dataset *train;
-    const fnn_train_options *opts;
-    fnn_optim *optim;
-    int64_t *perm;
-    batch_buffers b;
-    int64_t n_batches;
-} train_state;
-
-// Runs one epoch of mini-batch steps; stores the mean training loss.
-static fnn_status run_epoch(train_state *t, int epoch, double *mean_loss,
-                            fnn_error *err) {
-    const fnn_train_options *o = t->opts;
+// Runs one mini-batch step at the trainer's position and advances it. On
+// divergence the parameters and optimizer are left as they were before it.
+static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
+    const fnn_train_options *o = &t->opts;
     fnn_net *net = t->net;
     int64_t n = t->train->n_rows;
-    shuffle(&net->rng_shuffle, t->perm, n);
-    double loss_total = 0;
-    for (int64_t bi = 0; bi < t->n_batches; bi++) {
-        int64_t first = bi * o->batch_size;
-        int count = (int)(n - first < o->batch_size ? n - first
-                                                    : o->batch_size);
-        gather(net, t->train, t->perm, first, count, t->b.x, t->b.y);
-        double progress = epoch + (double)bi / (double)t->n_batches;
-        double lr = fnn_schedule_rate(o->schedule, o->optim.learning_rate,
-                                      progress, o->epochs, o->step_epochs,
-                                      o->step_gamma);
-        fnn_status s = fnn_net_forward(net, t->b.x, count,
-                                       FNN_DROPOUT_SAMPLE, 1);
-        double loss_sum = 0;
-        if (s == FNN_OK) {
-            s = fnn_net_loss(net, t->b.y, count, &loss_sum, NULL, 1);
-        }
-        if (s == FNN_ERR_NONFINITE) {
-            return diverged(net, epoch + 1, fnn_optim_steps(t->optim) + 1,
-                            count, err);
-        }
+    int64_t first = t->batch * o->batch_size;
+    int count = (int)(n - first < o->batch_size ? n - first : o->batch_size);
+    gather(net, t->train, t->perm, first, count, t->x, t->y);
+    double progress = t->epoch + (double)t->batch / (double)t->n_batches;
+    double lr = fnn_schedule_rate(o->schedule, o->optim.learning_rate,
+                                  progress, o->epochs, o->step_epochs,
+                                  o->step_gamma);
+    int64_t step = fnn_optim_steps(t->optim) + 1;
+    fnn_status s = fnn_net_forward(net, t->x, count, FNN_DROPOUT_SAMPLE, 1);
+    double loss_sum = 0;
+    if (s == FNN_OK) {
+        s = fnn_net_loss(net, t->y, count, &loss_sum, NULL, 1);
+    }
+    if (s == FNN_ERR_NONFINITE) {
+        return diverged(net, t->epoch + 1, step, count, -1, err);
+    }
+    if (s != FNN_OK) {
+        return fnn_fail(err, s, "training step failed: %s",
+                        fnn_status_str(s));
+    }
+    fnn_net_backward(net, count);
+    int grad_layer = first_nonfinite_gradient(net);
+    if (grad_layer >= 0) {
+        return diverged(net, t->epoch + 1, step, count, grad_layer, err);
+    }
+    fnn_optim_step(t->optim, net, lr);
+    t->loss_total += loss_sum;
+    t->batch++;
+    if (o->on_batch && o->on_batch(o->user, t->epoch + 1, t->batch,
+                                   t->n_batches, loss_sum / count)) {
+        return fnn_fail(err, FNN_ERR_INTERRUPTED, "training interrupted");
+    }
+    return FNN_OK;
+}
+
+// Evaluates and reports the finished epoch, then moves to the next one. The
+// position moves before on_epoch runs, so a stop there resumes with the
+// next epoch.
+static fnn_status finish_epoch(fnn_trainer *t, double seconds,
+                               fnn_error *err) {
+    const fnn_train_options *o = &t->opts;
+    fnn_epoch_report r = {.epoch = t->epoch + 1, .epochs = o->epochs};
+    r.learning_rate = fnn_schedule_rate(o->schedule, o->optim.learning_rate,
+                                        t->epoch, o->epochs, o->step_epochs,
+                                        o->step_gamma);
+    r.train_loss = t->loss_total / (double)t->train->n_rows;
+    r.seconds = seconds;
+    r.samples_per_second = (double)t->train->n_rows / seconds;
+    r.test_loss = r.test_accuracy = NAN;
+    if (t->test) {
+        fnn_eval_result ev;
+        fnn_status s = fnn_evaluate(t->net, t->test, &ev, err);
         if (s != FNN_OK) {
-            return fnn_fail(err, s, "training step failed: %s",
-                            fnn_status_str(s));
+            return s;
         }
-        fnn_net_backward(net, count);
-        fnn_optim_step(t->optim, net, lr);
-        loss_total += loss_sum;
-        if (o->on_batch && o->on_batch(o->user, epoch + 1, bi + 1,
-                                       t->n_batches, loss_sum / count)) {
-            return fnn_fail(err, FNN_ERR_INTERRUPTED, "training interrupted");
+        r.test_loss = ev.loss;
+        r.test_accuracy = ev.accuracy;
+    }
+    t->epoch++;
+    t->batch = 0;
+    t->loss_total = 0;
+    if (o->on_epoch && o->on_epoch(o->user, &r)) {
+        return fnn_fail(err, FNN_ERR_INTERRUPTED, "training interrupted");
+    }
+    return FNN_OK;
+}
+
+fnn_status fnn_trainer_run(fnn_trainer *t, fnn_error *err) {
+    if (!t) {
+        return fnn_fail(err, FNN_ERR_INVALID, "missing trainer");
+    }
+    fnn_status s = FNN_OK;
+    while (s == FNN_OK && t->epoch < t->opts.epochs) {
+        double start = now_seconds();
+        if (t->batch == 0) {
+            t->epoch_seconds = 0;
+            shuffle(&t->net->rng_shuffle, t->perm, t->train->n_rows);
+        }
+        while (s == FNN_OK && t->batch < t->n_batches) {
+            s = train_step(t, err);
+        }
+        // A run stopped inside an epoch keeps the time spent so far.
+        t->epoch_seconds += now_seconds() - start;
+        if (s == FNN_OK) {
+            s = finish_epoch(t, t->epoch_seconds, err);
         }
     }
-    *mean_loss = loss_total / (double)n;
-    return FNN_OK;
+    return s;
 }
 
 static fnn_status check_train_args(fnn_net *net, const fnn_dataset *train,
@@ -254,6 +323,115 @@ static fnn_status check_train_args(fnn_net *net, const fnn_dataset *train,
     return s;
 }
 
+fnn_status fnn_trainer_setup(fnn_trainer *t, fnn_error *err) {
+    const fnn_dataset *train = t->train;
+    int64_t batch_size = t->opts.batch_size;
+    int rows = train->n_rows < batch_size ? (int)train->n_rows
+                                          : (int)batch_size;
+    t->n_batches = (train->n_rows + batch_size - 1) / batch_size;
+    fnn_status s = FNN_OK;
+    t->optim = fnn_optim_create(t->net, &t->opts.optim, &s);
+    t->perm = malloc((size_t)train->n_rows * sizeof(int64_t));
+    batch_buffers b = {NULL, NULL};
+    if (!t->optim || !t->perm || buffers_alloc(t->net, rows, &b) != FNN_OK ||
+        fnn_net_reserve(t->net, rows) != FNN_OK) {
+        s = t->optim ? FNN_ERR_NOMEM : s;
+        free(b.x);
+        free(b.y);
+        return fnn_fail(err, s, "cannot set up training: %s",
+                        fnn_status_str(s));
+    }
+    t->x = b.x;
+    t->y = b.y;
+    for (int64_t i = 0; i < train->n_rows; i++) {
+        t->perm[i] = i;
+    }
+    return FNN_OK;
+}
+
+fnn_trainer *fnn_trainer_create(fnn_net *net, const fnn_dataset *train,
+                                const fnn_dataset *test,
+                                const fnn_train_options *opts,
+                                fnn_error *err, fnn_status *status) {
+    fnn_status s = check_train_args(net, train, test, opts, err);
+    fnn_trainer *t = s == FNN_OK ? calloc(1, sizeof *t) : NULL;
+    if (s == FNN_OK && !t) {
+        s = fnn_fail(err, FNN_ERR_NOMEM, "out of memory for the trainer");
+    }
+    if (t) {
+        *t = (fnn_trainer){.net = net, .train = train, .test = test,
+                           .opts = *opts};
+        s = fnn_trainer_setup(t, err);
+    }
+    if (s != FNN_OK) {
+        fnn_trainer_free(t);
+        t = NULL;
+    }
+    fnn_set_status(status, s);
+    return t;
+}
+
+void fnn_trainer_free(fnn_trainer *t) {
+    if (!t) {
+        return;
+    }
+    fnn_optim_free(t->optim);
+    free(t->perm);
+    free(t->x);
+    free(t->y);
+    if (t->owns_net) {
+        fnn_net_free(t->net);
+    }
+    free(t);
+}
+
+fnn_net *fnn_trainer_net(fnn_trainer *t) {
+    return t ? t->net : NULL;
+}
+
+fnn_train_position fnn_trainer_position(const fnn_trainer *t) {
+    fnn_train_position p = {0};
+    if (t) {
+        p.epoch = t->epoch;
+        p.epochs = t->opts.epochs;
+        p.batch = t->batch;
+        p.n_batches = t->n_batches;
+        p.step = fnn_optim_steps(t->optim);
+    }
+    return p;
+}
+
+void fnn_trainer_set_callbacks(fnn_trainer *t,
+                               const fnn_train_options *callbacks) {
+    if (t && callbacks) {
+        t->opts.on_batch = callbacks->on_batch;
+        t->opts.on_epoch = callbacks->on_epoch;
+        t->opts.user = callbacks->user;
+    }
+}
+
+// crc32 takes an unsigned int length, so long inputs go in chunks.
+static uLong crc_bytes(uLong crc, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return crc;
+}
+
+uint32_t fnn_dataset_crc32(const fnn_dataset *ds) {
+    size_t elem = ds->u8 ? 1 : sizeof(float);
+    const unsigned char *p = ds->u8 ? (const unsigned char *)ds->u8
+                                    : (const unsigned char *)ds->f32;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc_bytes(crc, p, (size_t)ds->n_rows * (size_t)ds->n_features * elem);
+    crc = crc_bytes(crc, (const unsigned char *)ds->labels,
+                    (size_t)ds->n_rows * sizeof(float));
+    return (uint32_t)crc;
+}
+
 fnn_status fnn_train(fnn_net *net, const fnn_dataset *train,
                      const fnn_dataset *test, const fnn_train_options *o,
                      fnn_error *err) {
@@ -261,47 +439,10 @@ fnn_status fnn_train(fnn_net *net, const fnn_dataset *train,
     if (s != FNN_OK || o->epochs == 0) {
         return s;
     }
-    train_state t = {.net = net, .train = train, .opts = o};
-    int rows = train->n_rows < o->batch_size ? (int)train->n_rows
-                                             : o->batch_size;
-    t.n_batches = (train->n_rows + o->batch_size - 1) / o->batch_size;
-    t.optim = fnn_optim_create(net, &o->optim, &s);
-    t.perm = malloc((size_t)train->n_rows * sizeof(int64_t));
-    if (!t.optim || !t.perm || buffers_alloc(net, rows, &t.b) != FNN_OK ||
-        fnn_net_reserve(net, rows) != FNN_OK) {
-        s = t.optim ? FNN_ERR_NOMEM : s;
-        fnn_optim_free(t.optim);
-        free(t.perm);
-        return fnn_fail(err, s, "cannot set up training: %s",
-                        fnn_status_str(s));
+    fnn_trainer *t = fnn_trainer_create(net, train, test, o, err, &s);
+    if (t) {
+        s = fnn_trainer_run(t, err);
     }
-    for (int64_t i = 0; i < train->n_rows; i++) {
-        t.perm[i] = i;
-    }
-    for (int epoch = 0; epoch < o->epochs && s == FNN_OK; epoch++) {
-        fnn_epoch_report r = {.epoch = epoch + 1, .epochs = o->epochs};
-        r.learning_rate = fnn_schedule_rate(o->schedule,
-                                            o->optim.learning_rate, epoch,
-                                            o->epochs, o->step_epochs,
-                                            o->step_gamma);
-        double start = now_seconds();
-        s = run_epoch(&t, epoch, &r.train_loss, err);
-        r.seconds = now_seconds() - start;
-        r.samples_per_second = (double)train->n_rows / r.seconds;
-        r.test_loss = r.test_accuracy = NAN;
-        if (s == FNN_OK && test) {
-            fnn_eval_result ev;
-            s = fnn_evaluate(net, test, &ev, err);
-            r.test_loss = ev.loss;
-            r.test_accuracy = ev.accuracy;
-        }
-        if (s == FNN_OK && o->on_epoch && o->on_epoch(o->user, &r)) {
-            s = fnn_fail(err, FNN_ERR_INTERRUPTED, "training interrupted");
-        }
-    }
-    fnn_optim_free(t.optim);
-    free(t.perm);
-    free(t.b.x);
-    free(t.b.y);
+    fnn_trainer_free(t);
     return s;
 }

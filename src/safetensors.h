@@ -1,0 +1,83 @@
+// A generic safetensors reader and writer, used by checkpoint files. Not
+// installed.
+//
+// A safetensors file is an 8-byte little-endian header length N, N bytes of
+// JSON, then the tensor data. The JSON maps each tensor name to
+// {"dtype", "shape", "data_offsets": [begin, end]}, offsets relative to the
+// first data byte, and may hold "__metadata__", an object of strings.
+#ifndef FNN_SAFETENSORS_H
+#define FNN_SAFETENSORS_H
+
+#include "internal.h"
+
+#include <cJSON.h>
+
+// Maximum rank of a tensor accepted from a file.
+#define FNN_ST_MAX_RANK 8
+
+typedef struct fnn_st_tensor {
+    const char *name; // owned by the parsed header
+    const char *dtype; // "F32", "I64", ...: a static string
+    int elem;          // bytes per element
+    int rank;
+    int64_t shape[FNN_ST_MAX_RANK];
+    int64_t count;      // product of shape
+    int64_t begin, end; // data offsets
+} fnn_st_tensor;
+
+typedef struct fnn_st_file {
+    const char *path;
+    FILE *f;
+    cJSON *root;
+    const cJSON *meta;  // __metadata__, or NULL when absent
+    int64_t data_start; // file offset of the first data byte
+    int64_t data_len;
+    int n_tensors;
+    fnn_st_tensor *tensors; // [n_tensors] in header order
+} fnn_st_file;
+
+// Opens `path` and validates the whole header: the header length against
+// the file size, the JSON, every tensor's dtype (one of the safetensors
+// dtypes), shape (non-negative integers whose byte size fits in int64_t),
+// data_offsets (in range, not reversed, matching shape x dtype size) and
+// that the tensors tile the data exactly, with no gap or overlap. Metadata
+// values must be strings. On failure err names the file, the tensor and the
+// value, and `st` needs no fnn_st_close.
+fnn_status fnn_st_open(fnn_st_file *st, const char *path, fnn_error *err);
+void fnn_st_close(fnn_st_file *st);
+
+// Returns the tensor called `name`, or NULL.
+const fnn_st_tensor *fnn_st_find(const fnn_st_file *st, const char *name);
+
+// Finds tensor `name` and checks its dtype and shape [rank]. Returns
+// FNN_ERR_FORMAT naming the tensor when it is missing or differs.
+fnn_status fnn_st_expect(const fnn_st_file *st, const char *name,
+                         const char *dtype, int rank, const int64_t *shape,
+                         const fnn_st_tensor **out, fnn_error *err);
+
+// Reads the bytes of `t` into dst, which holds t->end - t->begin bytes.
+fnn_status fnn_st_read(const fnn_st_file *st, const fnn_st_tensor *t,
+                       void *dst, fnn_error *err);
+
+// Returns the metadata string `key`, or NULL when it is absent.
+const char *fnn_st_meta(const fnn_st_file *st, const char *key);
+
+// One tensor to write. shape has `rank` entries; data holds the elements in
+// little-endian order.
+typedef struct fnn_st_entry {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int64_t shape[2];
+    const void *data;
+    int64_t bytes;
+} fnn_st_entry;
+
+// Writes `meta` (an object of strings, may be NULL) and the entries, in the
+// given order and laid out back to back, atomically with fnn_atomic_write.
+// The header is padded with spaces to a multiple of 8 bytes, as the model
+// writer does, so equal inputs give byte-identical files.
+fnn_status fnn_st_write(const char *path, const cJSON *meta,
+                        const fnn_st_entry *entries, int n, fnn_error *err);
+
+#endif
