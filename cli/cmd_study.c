@@ -83,7 +83,7 @@ static void record_gradients(study_run *r) {
     r->record_step[r->n_records++] = r->steps;
 }
 
-// on_batch callback: the gradient vector still holds this step's gradient.
+// on_batch callback: the gradient vector still contains this step's gradient.
 static int on_batch(void *user, int epoch, int64_t batch, int64_t n_batches,
                     double loss) {
     (void)epoch;
@@ -351,7 +351,7 @@ static int draw_sides(const char *path, const side *sides,
         }
         bufs[2 * i] = malloc(((size_t)r->steps + 1) * sizeof(double));
         bufs[2 * i + 1] = bufs[2 * i] ? smoothed_curve(r, bufs[2 * i]) : NULL;
-        snprintf(titles[i], sizeof titles[i], "%s inputs, rate %g",
+        snprintf(titles[i], sizeof titles[i], "%s inputs, rate %.3g",
                  sides[i].name, r->learning_rate);
         series[n++] = (plot_series){.title = titles[i], .x = bufs[2 * i],
                                     .y = bufs[2 * i + 1], .n = r->steps};
@@ -366,8 +366,9 @@ static int draw_sides(const char *path, const side *sides,
                  a->window);
         plot_panel panel = {
             .title = "raw vs normalized inputs (dashed: target loss)",
-            .xlabel = "training step (mini-batches)", .ylabel = ylabel,
-            .log_y = 1, .integer_x = 1, .hlines = {a->target_loss},
+            .xlabel = "training step (mini-batches, log scale)",
+            .ylabel = ylabel, .log_x = 1, .log_y = 1, .integer_x = 1,
+            .hlines = {a->target_loss},
             .n_hlines = 1, .series = series, .n_series = n};
         rc = plot_draw(path, "fastnn study normalization", &panel, 1);
     }
@@ -424,7 +425,7 @@ static int study_normalization(const study_args *a, const fnn_dataset *ds,
         cJSON_AddNumberToObject(obj, "max_steps", a->steps);
         cJSON_AddStringToObject(obj, "optimizer", a->optimizer);
         cJSON_AddNumberToObject(obj, "batch_size", a->batch_size);
-        // With --json the table goes to stderr, so stdout holds only JSON.
+        // With --json the table goes to stderr, so stdout contains only JSON.
         FILE *out = a->json ? stderr : stdout;
         print_side(out, &sides[0], a->lr_points, a);
         print_side(out, &sides[1], a->lr_points, a);
@@ -597,9 +598,18 @@ static int draw_inits(const char *path, const study_run *runs, int n,
         char ylabel[96];
         snprintf(ylabel, sizeof ylabel,
                  "training loss, mean of last %d batches (nats)", a->window);
+        // A run that starts at a huge loss would flatten every other
+        // curve, so the axis stops at 10 times the largest final loss.
+        double top = 0;
+        for (int i = 0; i < n; i++) {
+            if (runs[i].steps > 0) {
+                top = fmax(top, 10 * smoothed(&runs[i], runs[i].steps));
+            }
+        }
         plot_panel panels[2] = {
-            {.title = "loss", .xlabel = "training step (mini-batches)",
-             .ylabel = ylabel, .log_y = 1, .integer_x = 1,
+            {.title = "loss (axis cut at 10x the largest final loss)",
+             .xlabel = "training step (mini-batches)", .ylabel = ylabel,
+             .log_y = 1, .integer_x = 1, .y_max = isfinite(top) ? top : 0,
              .key = PLOT_KEY_BELOW, .series = loss, .n_series = n},
             {.title = "gradient norm of layers.0 (input side)",
              .xlabel = "training step (mini-batches)",
@@ -791,7 +801,7 @@ int cmd_study(int argc, char **argv) {
         return cli_bad_choice("study", *kind ? kind : "(none)",
                               "normalization, init (fastnn study KIND)");
     }
-    // "study init" stands in for the command name in cli_parse's messages.
+    // "study init" replaces the command name in cli_parse's messages.
     char name[32];
     snprintf(name, sizeof name, "study %s", kind);
     argv[1] = name;

@@ -135,9 +135,9 @@ static void put_axes(FILE *out, const plot_panel *p) {
             hi = fmax(hi, p->series[k].x[i]);
         }
     }
-    int unit = p->integer_x && hi - lo <= 12;
-    fprintf(out, "set xtics %s\nset format x '%%g'\n",
-            unit ? "1" : "autofreq");
+    int unit = p->integer_x && hi - lo <= 12 && !p->log_x;
+    fprintf(out, "set xtics %s\nset format x '%%g'\n%s logscale x\n",
+            unit ? "1" : "autofreq", p->log_x ? "set" : "unset");
     if (p->y2label) {
         fprintf(out, "set y2label ");
         put_string(out, p->y2label);
@@ -186,6 +186,8 @@ static void put_missing(FILE *out, const plot_panel *p) {
     if (!any) {
         // gnuplot rejects a plot without one defined point; keep the axes.
         fprintf(out, "set yrange [%s]\n", p->log_y ? "1:10" : "0:1");
+    } else if (p->y_max > 0) {
+        fprintf(out, "set yrange [*:%.17g]\n", p->y_max);
     } else {
         fprintf(out, "set autoscale y\n");
     }

@@ -31,9 +31,11 @@ typedef struct plot_panel {
     const char *xlabel;  // with the unit, e.g. "training step (mini-batches)"
     const char *ylabel;
     const char *y2label; // NULL: no right-hand axis
+    int log_x;
     int log_y;
     int log_y2;
     int integer_x;       // x is a count: no fractional tic labels
+    double y_max;        // top of the left axis; 0: fit the data
     // Horizontal reference lines on the left axis, drawn as dashed grey
     // lines without a legend entry.
     double hlines[PLOT_MAX_HLINES];
