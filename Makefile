@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench fuzz clean
 
 all: build
 
@@ -39,6 +39,16 @@ bench: build
 		-mfma bench/fma_peak.c -o $(BUILD)/bench/fma_peak
 	/usr/bin/python3 bench/run.py $(BUILD)/bench | tee $(BUILD)/bench/results.md
 	@if [ -f bench/gradcheck_bench.sh ]; then bash bench/gradcheck_bench.sh; fi
+
+# Builds the libFuzzer targets in fuzz/ with clang and runs each for FUZZ_TIME
+# seconds. Crashing inputs land in fuzz/regressions/<target>/, which
+# `make test` replays.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 60
+fuzz: deps
+	@cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME)
 
 clean:
 	rm -rf $(BUILD)

@@ -9,7 +9,7 @@ packages=(
     dataset-fashion-mnist
     python3 python3-numpy python3-pip python3-torch
     gnuplot-nox
-    valgrind clang
+    valgrind clang libclang-rt-14-dev
 )
 
 missing=()

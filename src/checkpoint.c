@@ -96,7 +96,7 @@ static fnn_st_entry entry(const char *name, const char *dtype, int64_t n,
     return e;
 }
 
-// Lists the tensors in file order; names[] holds the layer names.
+// Lists the tensors in file order; names[] receives the layer names.
 static int checkpoint_entries(fnn_trainer *t, fnn_st_entry *e,
                               char (*names)[40]) {
     const fnn_net *net = t->net;

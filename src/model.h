@@ -13,7 +13,9 @@
 // Writes a file atomically: `write` fills a temporary file in the same
 // directory, which is flushed, fsynced and renamed over `path`. On any
 // failure the temporary file is removed and an existing `path` is left
-// untouched. `write` returns nonzero on success.
+// untouched. `write` returns nonzero on success. An existing `path` that is
+// neither a regular file nor a directory (a device, a FIFO) is written in
+// place instead, so /dev/full reports the full disk and stays a device.
 fnn_status fnn_atomic_write(const char *path, int (*write)(FILE *, void *),
                             void *ctx, fnn_error *err);
 

@@ -31,8 +31,8 @@ static const st_dtype *st_find_dtype(const char *name) {
     return NULL;
 }
 
-// Reads a JSON number that must be an integer in [0, 2^53]; 2^53 is the
-// largest range in which a JSON double holds every integer.
+// Reads a JSON number that must be an integer in [0, 2^53], the range in
+// which a JSON double represents every integer exactly.
 static int st_json_int(const cJSON *v, int64_t *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
         v->valuedouble > 9007199254740992.0 ||

@@ -55,14 +55,14 @@ fnn_status fnn_st_expect(const fnn_st_file *st, const char *name,
                          const char *dtype, int rank, const int64_t *shape,
                          const fnn_st_tensor **out, fnn_error *err);
 
-// Reads the bytes of `t` into dst, which holds t->end - t->begin bytes.
+// Reads the bytes of `t` into dst, which has room for t->end - t->begin bytes.
 fnn_status fnn_st_read(const fnn_st_file *st, const fnn_st_tensor *t,
                        void *dst, fnn_error *err);
 
 // Returns the metadata string `key`, or NULL when it is absent.
 const char *fnn_st_meta(const fnn_st_file *st, const char *key);
 
-// One tensor to write. shape has `rank` entries; data holds the elements in
+// One tensor to write. shape has `rank` entries; data contains the elements in
 // little-endian order.
 typedef struct fnn_st_entry {
     const char *name;
