@@ -2,6 +2,8 @@
 # configures and builds.
 BUILD ?= build
 JOBS ?= 2
+# cmake --build runs make inside make; its directory lines are noise here.
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build demo test bench fuzz clean
 

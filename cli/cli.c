@@ -237,12 +237,16 @@ int cli_check_writable(const char *path) {
     return ok;
 }
 
-fnn_csv_options cli_csv_options(int header, const char *label_column) {
+fnn_csv_options cli_csv_options(int header, const char *label_column,
+                                int skip_rows) {
     fnn_csv_options o = fnn_csv_options_default();
     if (header) {
         o.header = 1;
     }
-    if (label_column) {
+    o.skip_rows = skip_rows;
+    if (label_column && strcmp(label_column, "none") == 0) {
+        o.label_column = FNN_CSV_NO_LABEL;
+    } else if (label_column) {
         char *end;
         errno = 0;
         long v = strtol(label_column, &end, 10);

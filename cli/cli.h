@@ -64,7 +64,8 @@ int cli_check_writable(const char *path);
 
 
 
-// Fills CSV reader options from --header and --label-column (an index or a
-// header name; NULL for the last column).
-fnn_csv_options cli_csv_options(int header, const char *label_column);
+// Fills CSV reader options from --header, --label-column (an index, a header
+// name, "none" for no labels, or NULL for the last column) and --skip-rows.
+fnn_csv_options cli_csv_options(int header, const char *label_column,
+                                int skip_rows);
 #endif

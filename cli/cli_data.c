@@ -196,14 +196,10 @@ fnn_dataset *cli_data_load(const char *path, const char *labels_path,
                      "%s: file is an IDX labels file: pass the images file "
                      "(named with \"%s\") instead",
                      path, CLI_IMAGES_PART);
-    } else if (cli_ends_with(path, ".npy") && labels_path) {
-        return fnn_npy_read(path, labels_path, err, status);
     } else if (cli_ends_with(path, ".npy")) {
-        s = cli_fail(err, FNN_ERR_INVALID,
-                     "%s: no labels file given for a NumPy features file: "
-                     "pass the labels .npy with --labels (--train-labels or "
-                     "--test-labels for train)",
-                     path);
+        // Without a labels file the data set has no labels, which predict
+        // and stats accept and every other command rejects.
+        return fnn_npy_read(path, labels_path, err, status);
     } else if (labels_path) {
         s = cli_fail(err, FNN_ERR_INVALID,
                      "%s: a labels file (%s) was given for a CSV file: the "

@@ -17,7 +17,7 @@
 //   name with "-labels-idx1-ubyte" in its place (the same .gz suffix first,
 //   then the other).
 // - a NumPy features file, whose name ends in ".npy", read with
-//   fnn_npy_read. labels_path, the labels .npy, is required.
+//   fnn_npy_read. labels_path is the labels .npy, or NULL for no labels.
 // - any other file, read as CSV with the options `csv` (NULL for defaults).
 // labels_path must be NULL for a directory or a CSV file. Returns NULL on
 // failure and fills err and status; never prints.

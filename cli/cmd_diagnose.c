@@ -95,7 +95,7 @@ int cli_net_setup(const cli_net_flags *f, fnn_dataset **ds,
     }
     fnn_error err = {{0}};
     fnn_status s;
-    fnn_csv_options csv = cli_csv_options(f->header, f->label_column);
+    fnn_csv_options csv = cli_csv_options(f->header, f->label_column, 0);
     *ds = cli_data_load(path, NULL, 1, &csv, &err, &s);
     if (!*ds) {
         cli_error("%s", err.message);

@@ -16,13 +16,15 @@ typedef struct data_args {
     const char *output;
     const char *label_column;
     int header;
+    int skip_rows;
     int json;
 } data_args;
 
 static fnn_dataset *load_data(const data_args *a) {
     fnn_error err = {{0}};
     fnn_status s;
-    fnn_csv_options csv = cli_csv_options(a->header, a->label_column);
+    fnn_csv_options csv = cli_csv_options(a->header, a->label_column,
+                                          a->skip_rows);
     fnn_dataset *ds = cli_data_load(a->data, a->labels, 0, &csv, &err, &s);
     if (!ds) {
         cli_error("%s", err.message);
@@ -58,7 +60,39 @@ static int require(const char *value, const char *option, const char *cmd) {
         {"header", CLI_FLAG, &(a).header, NULL,                             \
          "CSV files have a header row (default: detected)"},                \
         {"label-column", CLI_STRING, &(a).label_column, "N|NAME",           \
-         "CSV label column, 0-based index or header name (default: last)"}
+         "CSV label column: 0-based index, header name or \"none\" "         \
+         "(default: last)"},                                                 \
+        {"skip-rows", CLI_INT, &(a).skip_rows, "N",                         \
+         "CSV lines to skip before the header or data"}
+
+// The loss of an MSE model is 0.5 sum_k (y_k - t_k)^2 per sample; the MSE
+// averages the squared error over the k outputs instead.
+static double mse_of(const fnn_net *net, double loss) {
+    const fnn_net_options *o = fnn_net_get_options(net);
+    return 2 * loss / o->sizes[o->n_layers];
+}
+
+static void print_eval(const fnn_net *net, const fnn_eval_result *ev,
+                       int json) {
+    int is_mse = isnan(ev->accuracy);
+    if (json) {
+        cJSON *obj = cJSON_CreateObject();
+        cJSON_AddNumberToObject(obj, "samples", (double)ev->samples);
+        cJSON_AddNumberToObject(obj, "loss", ev->loss);
+        if (is_mse) {
+            cJSON_AddNumberToObject(obj, "mse", mse_of(net, ev->loss));
+        } else {
+            cJSON_AddNumberToObject(obj, "accuracy", ev->accuracy);
+        }
+        progress_print_json(obj);
+    } else if (!is_mse) {
+        printf("samples %lld  loss %.4f  accuracy %.4f\n",
+               (long long)ev->samples, ev->loss, ev->accuracy);
+    } else {
+        printf("samples %lld  loss (half squared error) %.6g  mse %.6g\n",
+               (long long)ev->samples, ev->loss, mse_of(net, ev->loss));
+    }
+}
 
 int cmd_eval(int argc, char **argv) {
     data_args a = {0};
@@ -66,7 +100,8 @@ int cmd_eval(int argc, char **argv) {
         {"model", CLI_STRING, &a.model, "FILE", "model file to evaluate"},
         DATA_OPTIONS(a),
         {"json", CLI_FLAG, &a.json, NULL,
-         "print {\"samples\", \"loss\", \"accuracy\"} as JSON on stdout"},
+         "print {\"samples\", \"loss\", \"accuracy\"} (\"mse\" for MSE "
+         "models) as JSON on stdout"},
         {0},
     };
     int rc = cli_parse(argc, argv, opts,
@@ -89,25 +124,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s", err.message);
     } else if (ds) {
         rc = CLI_EXIT_OK;
-        if (a.json) {
-            cJSON *obj = cJSON_CreateObject();
-            cJSON_AddNumberToObject(obj, "samples", (double)ev.samples);
-            cJSON_AddNumberToObject(obj, "loss", ev.loss);
-            if (!isnan(ev.accuracy)) {
-                cJSON_AddNumberToObject(obj, "accuracy", ev.accuracy);
-            }
-            progress_print_json(obj);
-        } else if (!isnan(ev.accuracy)) {
-            printf("samples %lld  loss %.4f  accuracy %.4f\n",
-                   (long long)ev.samples, ev.loss, ev.accuracy);
-        } else {
-            // The loss is 0.5 sum_k (y_k - t_k)^2 per sample; the MSE averages
-            // the squared error over the k outputs instead.
-            const fnn_net_options *o = fnn_net_get_options(net);
-            double mse = 2 * ev.loss / o->sizes[o->n_layers];
-            printf("samples %lld  loss %.6g  mse %.6g\n",
-                   (long long)ev.samples, ev.loss, mse);
-        }
+        print_eval(net, &ev, a.json);
     }
     fnn_dataset_free(ds);
     fnn_net_free(net);
@@ -156,8 +173,11 @@ static int write_csv(const fnn_net *net, const fnn_dataset *ds,
     int k = o->sizes[o->n_layers];
     int f64 = o->dtype == FNN_F64;
     for (int c = 0; c < k; c++) {
+        // A sigmoid output is the probability of label 1, so its column is
+        // p_1; softmax columns are p_0 .. p_{k-1}.
+        int index = o->loss == FNN_LOSS_SIGMOID_BCE && k == 1 ? 1 : c;
         fprintf(out, "%s%s_%d", c ? "," : "",
-                o->loss == FNN_LOSS_MSE ? "output" : "p", c);
+                o->loss == FNN_LOSS_MSE ? "output" : "p", index);
     }
     fputc('\n', out);
     for (int64_t i = 0; i < ds->n_rows; i++) {
@@ -234,9 +254,17 @@ int cmd_predict(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     fnn_net *net = load_model(a.model);
-    fnn_dataset *ds = net ? load_data(&a) : NULL;
-    rc = CLI_EXIT_USAGE;
     int n_in = net ? fnn_net_get_options(net)->sizes[0] : 0;
+    fnn_dataset *ds = net ? load_data(&a) : NULL;
+    if (ds && ds->f32 && !a.label_column && !a.labels &&
+        ds->n_features == n_in - 1) {
+        // A CSV file with exactly n_in columns holds features only: read it
+        // again without a label column.
+        fnn_dataset_free(ds);
+        a.label_column = "none";
+        ds = load_data(&a);
+    }
+    rc = CLI_EXIT_USAGE;
     void *y = NULL;
     if (ds && ds->n_features != n_in) {
         cli_error("%s: %d features per row, but the model expects %d",

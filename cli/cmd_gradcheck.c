@@ -171,7 +171,7 @@ static int load_model(const gradcheck_args *a, fnn_dataset **ds,
         fprintf(stderr, "fastnn: no --train given: using Fashion-MNIST in %s\n",
                 path);
     }
-    fnn_csv_options csv = cli_csv_options(a->net.header, a->net.label_column);
+    fnn_csv_options csv = cli_csv_options(a->net.header, a->net.label_column, 0);
     *ds = cli_data_load(path, NULL, 1, &csv, &err, &s);
     if (!*ds) {
         cli_error("%s", err.message);

@@ -38,6 +38,7 @@ typedef struct train_args {
     int json;
     int gradcheck;
     int header;
+    int skip_rows;
     const char *label_column;
 } train_args;
 
@@ -136,6 +137,8 @@ static int parse_args(train_run *r, int argc, char **argv) {
          "CSV files have a header row (default: detected)"},
         {"label-column", CLI_STRING, &a->label_column, "N|NAME",
          "CSV label column, 0-based index or header name (default: last)"},
+        {"skip-rows", CLI_INT, &a->skip_rows, "N",
+         "CSV lines to skip before the header or data"},
         {"out", CLI_STRING, &a->out, "FILE", "model file to write"},
         {"log", CLI_STRING, &a->log, "FILE",
          "write per-epoch metrics as JSON lines (for fastnn plot)"},
@@ -231,7 +234,8 @@ static fnn_dataset *load(const char *path, const char *labels,
                          int want_train, const train_args *a) {
     fnn_error err = {{0}};
     fnn_status s;
-    fnn_csv_options csv = cli_csv_options(a->header, a->label_column);
+    fnn_csv_options csv = cli_csv_options(a->header, a->label_column,
+                                          a->skip_rows);
     fnn_dataset *ds = cli_data_load(path, labels, want_train, &csv, &err, &s);
     if (!ds) {
         cli_error("%s", err.message);

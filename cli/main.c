@@ -7,7 +7,7 @@
 static const cli_command COMMANDS[] = {
     {"train", "train a network and save it", cmd_train},
     {"eval", "report the loss and accuracy of a saved model", cmd_eval},
-    {"predict", "write the model's outputs for each sample as CSV",
+    {"predict", "write the model's outputs for each sample (CSV or .npy)",
      cmd_predict},
     {"stats", "print per-feature statistics of a data set", cmd_stats},
     {"diagnose", "report per-layer activation and gradient spread",
@@ -37,6 +37,15 @@ int main(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "help") == 0 && argc > 2) {
+        // "fastnn help train" is "fastnn train --help".
+        char *help_argv[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+            if (strcmp(argv[2], COMMANDS[i].name) == 0) {
+                return COMMANDS[i].run(2, help_argv);
+            }
+        }
+    }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
         strcmp(name, "help") == 0) {
         usage(stdout);

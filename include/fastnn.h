@@ -147,7 +147,8 @@ typedef struct fnn_dataset {
     int n_features;
     const uint8_t *u8;  // [n_rows, n_features] or NULL
     const float *f32;   // [n_rows, n_features] or NULL
-    float *labels;      // [n_rows]: class index, 0/1, or a real value
+    float *labels;      // [n_rows]: class index, 0/1 or a real value;
+                        // NULL for data read without labels
     int n_classes;      // 1 + the largest label when all are integers >= 0
     int labels_integer; // 1 when every label is a non-negative integer
     char **names;       // [n_features] column names or NULL
@@ -173,17 +174,22 @@ fnn_dataset *fnn_idx_read(const char *images_path, const char *labels_path,
                           fnn_error *err, fnn_status *status);
 
 // Options for fnn_csv_read.
+// label_column value for a file without labels (features only).
+#define FNN_CSV_NO_LABEL (-2)
+
 typedef struct fnn_csv_options {
     int header;             // -1: detect, 0: no header row, 1: header row
-    int label_column;       // 0-based index; -1: last column
+    int label_column;       // 0-based index; -1: last; FNN_CSV_NO_LABEL
     const char *label_name; // header name of the label column, or NULL
+    int skip_rows;          // lines skipped before the header or data
 } fnn_csv_options;
 // Returns the default CSV options: detect the header, label in the last
 // column.
 fnn_csv_options fnn_csv_options_default(void);
 
-// Reads a numeric comma-separated file with LF or CRLF line ends into a data
-// set of float32 features [rows, columns - 1] and one label per row; opts may
+// Reads a numeric comma-separated file (plain or gzip-compressed) with LF or
+// CRLF line ends into a data set of float32 features [rows, columns - 1] and
+// one label per row (labels NULL with FNN_CSV_NO_LABEL); opts may
 // be NULL for the defaults. The caller owns the result and frees it with
 // fnn_dataset_free. Returns NULL on failure with status FNN_ERR_IO,
 // FNN_ERR_FORMAT (a non-numeric or non-finite field, a ragged row, no data),
@@ -677,14 +683,15 @@ fnn_status fnn_testing_plant_bug(fnn_net *net, fnn_testing_bug bug,
 // other dtype is converted to float32 in ds->f32 (integers beyond 2^24 are
 // rounded). Labels are converted to float32 and classified as by
 // fnn_csv_read. The returned data set owns its memory; free it with
-// fnn_dataset_free. Both paths are required. Returns NULL on failure with
+// fnn_dataset_free. labels_path may be NULL for features only (ds->labels
+// is then NULL). Returns NULL on failure with
 // status FNN_ERR_IO (open or read failed), FNN_ERR_FORMAT (bad magic, a
 // header that does not parse, a truncated file, trailing bytes, a shape
 // that does not fit, a float64 beyond the float32 range),
 // FNN_ERR_UNSUPPORTED (an unknown version, an object, structured or other
 // dtype), FNN_ERR_NONFINITE (a NaN or infinite value), FNN_ERR_INVALID (a
-// NULL path) or FNN_ERR_NOMEM; err names the file, the byte offset or the
-// element index, and the value.
+// NULL features path) or FNN_ERR_NOMEM; err names the file, the byte offset
+// or the element index, and the value.
 fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
                           fnn_error *err, fnn_status *status);
 

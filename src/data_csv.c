@@ -1,4 +1,5 @@
-// Reader for numeric comma-separated files. One pass with getline: the first
+// Reader for numeric comma-separated files, plain or gzip-compressed (zlib
+// reads both). One pass over the lines: after opts->skip_rows lines, the first
 // non-blank row fixes the column count and may be a header, every other
 // non-blank row is data. Fields may be surrounded by spaces or tabs and may be
 // quoted ("a ""b"" c"), but a quoted field cannot span lines. Line numbers in
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <zlib.h>
 
 // Labels are class indices only below 2^24, because from there on float32
 // cannot hold every integer, so an integral value no longer marks a class.
@@ -31,13 +33,17 @@ typedef struct csv_reader {
     int n_fields;
     int fields_cap;
     int n_cols;      // fields per row; 0 until the first row is read
-    int label_col;   // 0-based
+    int label_col;   // 0-based, or -1 when the file has no label column
     char **names;    // [n_cols] header names, or NULL without a header
     float *features; // [cap_rows, n_cols - 1]
     float *labels;   // [cap_rows]
     int64_t n_rows;
     int64_t cap_rows;
 } csv_reader;
+
+static int csv_feature_count(const csv_reader *r) {
+    return r->label_col >= 0 ? r->n_cols - 1 : r->n_cols;
+}
 
 static fnn_status csv_nomem(const csv_reader *r) {
     return fnn_fail(r->err, FNN_ERR_NOMEM, "%s: out of memory at line %lld",
@@ -203,7 +209,7 @@ static fnn_status csv_reserve_row(csv_reader *r) {
     int64_t cap = r->cap_rows ? 2 * r->cap_rows : CSV_FIRST_ROWS;
     int64_t n_floats = 0;
     int64_t n_bytes = 0;
-    if (!fnn_mul_size(cap, r->n_cols - 1, &n_floats) ||
+    if (!fnn_mul_size(cap, csv_feature_count(r), &n_floats) ||
         !fnn_mul_size(n_floats, (int64_t)sizeof(float), &n_bytes) ||
         (uint64_t)n_bytes > (uint64_t)PTRDIFF_MAX) {
         return csv_nomem(r);
@@ -234,7 +240,7 @@ static fnn_status csv_store_row(csv_reader *r) {
     if (s != FNN_OK) {
         return s;
     }
-    float *row = r->features + r->n_rows * (r->n_cols - 1);
+    float *row = r->features + r->n_rows * csv_feature_count(r);
     for (int col = 0; col < r->n_cols && s == FNN_OK; col++) {
         if (col == r->label_col) {
             s = csv_parse_field(r, col, &r->labels[r->n_rows]);
@@ -315,6 +321,10 @@ static fnn_status csv_find_label_name(csv_reader *r, const char *name) {
 }
 
 static fnn_status csv_resolve_label(csv_reader *r) {
+    if (r->opts->label_column == FNN_CSV_NO_LABEL) {
+        r->label_col = -1;
+        return FNN_OK;
+    }
     if (r->opts->label_name) {
         return csv_find_label_name(r, r->opts->label_name);
     }
@@ -336,7 +346,7 @@ static fnn_status csv_resolve_label(csv_reader *r) {
 static fnn_status csv_first_row(csv_reader *r) {
     r->n_cols = r->n_fields;
     r->first_line = r->line_no;
-    if (r->n_cols < 2) {
+    if (r->n_cols < 2 && r->opts->label_column != FNN_CSV_NO_LABEL) {
         return fnn_fail(r->err, FNN_ERR_FORMAT,
                         "%s: line %lld has 1 field: expected at least 2 "
                         "comma-separated columns, the features and the label",
@@ -370,7 +380,8 @@ static fnn_status csv_parse_line(csv_reader *r, char *line, size_t len) {
     if (r->line_no == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
     }
-    if (line[strspn(line, " \t")] == '\0') {
+    if (line[strspn(line, " \t")] == '\0' ||
+        r->line_no <= r->opts->skip_rows) {
         return FNN_OK;
     }
     fnn_status s = csv_split(r, line);
@@ -380,24 +391,76 @@ static fnn_status csv_parse_line(csv_reader *r, char *line, size_t len) {
     return r->n_cols == 0 ? csv_first_row(r) : csv_store_row(r);
 }
 
-static fnn_status csv_read_lines(csv_reader *r, FILE *fp) {
-    char *line = NULL;
-    size_t size = 0;
-    ssize_t len = 0;
-    fnn_status s = FNN_OK;
-    errno = 0;
-    while (s == FNN_OK && (len = getline(&line, &size, fp)) != -1) {
-        r->line_no++;
-        s = csv_parse_line(r, line, (size_t)len);
-    }
-    if (s == FNN_OK && !feof(fp)) {
-        if (errno == ENOMEM) {
-            s = csv_nomem(r);
-        } else {
-            s = fnn_fail(r->err, FNN_ERR_IO,
-                         "%s: read failed after line %lld: %s", r->path,
-                         (long long)r->line_no, strerror(errno));
+// Buffered line reader over zlib, which reads plain files as they are and
+// decompresses gzip files, so "data.csv.gz" needs no separate path.
+typedef struct csv_input {
+    gzFile gz;
+    unsigned char chunk[1 << 16];
+    size_t pos, end;
+    int eof;
+} csv_input;
+
+// Reads the next line, with its newline, into *line; sets *len (0 at end of
+// file). Returns -1 on a read error and -2 when memory runs out.
+static int csv_next_line(csv_input *in, char **line, size_t *cap,
+                         size_t *len) {
+    *len = 0;
+    for (;;) {
+        if (in->pos == in->end) {
+            if (in->eof) {
+                return 0;
+            }
+            int got = gzread(in->gz, in->chunk, sizeof in->chunk);
+            if (got < 0) {
+                return -1;
+            }
+            in->eof = got == 0;
+            in->pos = 0;
+            in->end = (size_t)got;
+            continue;
         }
+        unsigned char *start = in->chunk + in->pos;
+        unsigned char *nl = memchr(start, '\n', in->end - in->pos);
+        size_t take = nl ? (size_t)(nl - start) + 1 : in->end - in->pos;
+        if (*len + take + 1 > *cap) {
+            size_t grown = (*len + take + 1) * 2;
+            char *bigger = realloc(*line, grown);
+            if (!bigger) {
+                return -2;
+            }
+            *line = bigger;
+            *cap = grown;
+        }
+        memcpy(*line + *len, start, take);
+        *len += take;
+        (*line)[*len] = '\0';
+        in->pos += take;
+        if (nl) {
+            return 0;
+        }
+    }
+}
+
+static fnn_status csv_read_lines(csv_reader *r, csv_input *in) {
+    char *line = NULL;
+    size_t cap = 0;
+    size_t len = 0;
+    fnn_status s = FNN_OK;
+    int rc;
+    while (s == FNN_OK && (rc = csv_next_line(in, &line, &cap, &len)) == 0 &&
+           len > 0) {
+        r->line_no++;
+        s = csv_parse_line(r, line, len);
+    }
+    if (s == FNN_OK && rc == -2) {
+        s = csv_nomem(r);
+    } else if (s == FNN_OK && rc == -1) {
+        int code = 0;
+        const char *msg = gzerror(in->gz, &code);
+        s = fnn_fail(r->err, code == Z_ERRNO ? FNN_ERR_IO : FNN_ERR_FORMAT,
+                     "%s: read failed after line %lld: %s", r->path,
+                     (long long)r->line_no,
+                     code == Z_ERRNO ? strerror(errno) : msg);
     }
     free(line);
     return s;
@@ -450,7 +513,7 @@ static fnn_status csv_move_names(csv_reader *r, fnn_dataset *ds) {
 // Moves the parsed rows into ds, shrinking the buffers to their length.
 static fnn_status csv_move_rows(csv_reader *r, fnn_dataset *ds) {
     ds->n_rows = r->n_rows;
-    ds->n_features = r->n_cols - 1;
+    ds->n_features = csv_feature_count(r);
     size_t n_floats = (size_t)r->n_rows * (size_t)ds->n_features;
     float *features = realloc(r->features, n_floats * sizeof *features);
     float *labels = realloc(r->labels, (size_t)r->n_rows * sizeof *labels);
@@ -460,7 +523,12 @@ static fnn_status csv_move_rows(csv_reader *r, fnn_dataset *ds) {
     ds->labels = labels ? labels : r->labels;
     r->features = NULL;
     r->labels = NULL;
-    csv_classify_labels(ds);
+    if (r->label_col < 0) {
+        free(ds->labels);
+        ds->labels = NULL;
+    } else {
+        csv_classify_labels(ds);
+    }
     ds->source = fnn_strdup(r->path);
     if (!ds->source) {
         return csv_nomem(r);
@@ -492,11 +560,16 @@ static fnn_status csv_check_options(const char *path,
                         "0 (none) or 1 (header row)",
                         path, opts->header);
     }
-    if (opts->label_column < -1) {
+    if (opts->label_column < -1 && opts->label_column != FNN_CSV_NO_LABEL) {
         return fnn_fail(err, FNN_ERR_INVALID,
-                        "%s: invalid label column %d: expected a 0-based index "
-                        "or -1 for the last column",
+                        "%s: invalid label column %d: expected a 0-based index, "
+                        "-1 for the last column or FNN_CSV_NO_LABEL",
                         path, opts->label_column);
+    }
+    if (opts->skip_rows < 0) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "%s: invalid skip_rows %d: expected >= 0", path,
+                        opts->skip_rows);
     }
     if (opts->label_name && opts->header == 0) {
         return fnn_fail(err, FNN_ERR_INVALID,
@@ -508,14 +581,21 @@ static fnn_status csv_check_options(const char *path,
 }
 
 static fnn_status csv_read_file(csv_reader *r, fnn_dataset *ds) {
-    FILE *fp = fopen(r->path, "r");
-    if (!fp) {
-        return fnn_fail(r->err, FNN_ERR_IO, "%s: failed to open: %s", r->path,
-                        strerror(errno));
+    csv_input *in = calloc(1, sizeof *in);
+    if (!in) {
+        return csv_nomem(r);
     }
-    fnn_status s = csv_read_lines(r, fp);
-    // The file was only read, so a failing fclose loses no data.
-    (void)fclose(fp);
+    in->gz = gzopen(r->path, "rb");
+    if (!in->gz) {
+        int e = errno;
+        free(in);
+        return fnn_fail(r->err, FNN_ERR_IO, "%s: failed to open: %s", r->path,
+                        strerror(e ? e : ENOMEM));
+    }
+    fnn_status s = csv_read_lines(r, in);
+    // The file was only read, so a failing close loses no data.
+    (void)gzclose(in->gz);
+    free(in);
     if (s == FNN_OK) {
         s = csv_check_rows(r);
     }

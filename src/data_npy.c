@@ -409,10 +409,10 @@ static fnn_status npy_read_labels(const char *path, const char *features_path,
 
 fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
                           fnn_error *err, fnn_status *status) {
-    if (!features_path || !labels_path) {
+    if (!features_path) {
         fnn_set_status(status, fnn_fail(err, FNN_ERR_INVALID,
-                                        "fnn_npy_read: features_path and "
-                                        "labels_path must not be NULL"));
+                                        "fnn_npy_read: features_path must "
+                                        "not be NULL"));
         return NULL;
     }
     fnn_dataset *ds = calloc(1, sizeof *ds);
@@ -423,7 +423,7 @@ fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
     if (s == FNN_OK) {
         s = npy_read_features(features_path, ds, err);
     }
-    if (s == FNN_OK) {
+    if (s == FNN_OK && labels_path) {
         s = npy_read_labels(labels_path, features_path, ds, err);
     }
     if (s == FNN_OK) {

@@ -28,6 +28,7 @@ fnn_csv_options fnn_csv_options_default(void) {
         .header = -1,
         .label_column = -1,
         .label_name = NULL,
+        .skip_rows = 0,
     };
     return opts;
 }

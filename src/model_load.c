@@ -318,8 +318,9 @@ static fnn_status read_header(loader *ld) {
     }
     if (n < 2 || n > FNN_MODEL_MAX_HEADER || n > (uint64_t)st.st_size - 8) {
         return fnn_fail(ld->err, FNN_ERR_FORMAT,
-                        "%s: header length %llu at byte 0 exceeds the %lld "
-                        "bytes after it (or the %d-byte limit)",
+                        "%s: not a safetensors model: the header length "
+                        "%llu at byte 0 exceeds the %lld bytes after it (or "
+                        "the %d-byte limit)",
                         ld->path, (unsigned long long)n,
                         (long long)st.st_size - 8, FNN_MODEL_MAX_HEADER);
     }

@@ -32,6 +32,12 @@ fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
                              fnn_error *err) {
     const fnn_net_options *o = &net->opt;
     const char *src = ds->source ? ds->source : "data";
+    if (!ds->labels) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "%s: the data has no labels: give the labels file "
+                        "(--labels, --train-labels, --test-labels) or the "
+                        "CSV label column", src);
+    }
     if (ds->n_features != o->sizes[0]) {
         return fnn_fail(err, FNN_ERR_INVALID,
                         "%s: %d features per row, but the network expects %d",

@@ -141,5 +141,43 @@ rc=$?
     [ ! -e "$work/div.safetensors" ] && pass \
     || fail "divergence: exit $rc, $(cat "$work/div.err" | tail -1)"
 
+# 9. predict reads features-only CSV files; sigmoid models name p_1.
+printf '1,0\n0,1\n1,1\n0,0\n2,0\n0,2\n' >"$work/bin.csv"
+printf 'n,x,y\n1,0,1\n0,1,1\n0,0,0\n1,1,0\n2,2,1\n' >"$work/bin2.csv"
+"$FASTNN" train --train "$work/bin2.csv" --skip-rows 0 --epochs 2 \
+    --batch-size 2 --layers 3 --out "$work/bin.safetensors" 2>"$work/bin.err" \
+    || fail "training a sigmoid model failed: $(cat "$work/bin.err")"
+grep -q "sigmoid_binary_cross_entropy" "$work/bin.err" && pass \
+    || fail "0/1 labels did not choose the sigmoid loss"
+"$FASTNN" predict --model "$work/bin.safetensors" --data "$work/bin.csv" \
+    >"$work/bin.pred" 2>"$work/bin.perr" || fail "predict on features only: $(cat "$work/bin.perr")"
+[ "$(head -1 "$work/bin.pred")" = p_1 ] && [ "$(wc -l <"$work/bin.pred")" -eq 7 ] \
+    && pass || fail "sigmoid predictions: $(head -2 "$work/bin.pred")"
+"$FASTNN" predict --model "$work/bin.safetensors" --data "$work/bin2.csv" \
+    --label-column none >/dev/null 2>"$work/none.err"
+[ $? -eq 2 ] && grep -q "3 features per row, but the model expects 2" \
+    "$work/none.err" && pass || fail "--label-column none: $(cat "$work/none.err")"
+
+# 10. --skip-rows drops a count line before the header, as in
+# scikit-learn's bundled CSV files; eval --json reports the MSE.
+printf '4,2\nx,t\n0,0.5\n1,1.5\n2,2.5\n3,3.5\n' >"$work/reg.csv"
+"$FASTNN" train --train "$work/reg.csv" --skip-rows 1 --epochs 1 \
+    --batch-size 2 --layers 2 --out "$work/reg.safetensors" 2>"$work/reg.err" \
+    || fail "train --skip-rows failed: $(cat "$work/reg.err")"
+"$FASTNN" eval --model "$work/reg.safetensors" --data "$work/reg.csv" \
+    --skip-rows 1 --json >"$work/reg.json" || fail "eval --skip-rows failed"
+python3 - "$work/reg.json" <<'PY' && pass || fail "eval JSON lacks mse = 2 * loss"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["samples"] == 4 and "accuracy" not in r
+assert abs(r["mse"] - 2 * r["loss"]) < 1e-12 * max(1, r["mse"])
+PY
+
+# 11. "fastnn help train" is the train help; a non-model file is named so.
+"$FASTNN" help train | grep -q -- "--learning-rate" && pass \
+    || fail "fastnn help train did not print the train options"
+expect_usage "not a safetensors model" eval --model "$work/bin.csv" \
+    --data "$work/bin.csv"
+
 echo "$passes passed, $failures failed"
 [ $failures -eq 0 ]

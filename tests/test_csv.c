@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "fastnn.h"
 
 static char tmp_dir[] = "/tmp/fastnn_test_csv_XXXXXX";
@@ -415,7 +417,7 @@ static void csv_invalid_options(void **state) {
     read_fails("range.csv", "1,2,3\n", &opts, FNN_ERR_FORMAT, &err);
     expect_message(&err, "label column 3 is out of range");
 
-    opts.label_column = -2;
+    opts.label_column = -3;
     read_fails("range.csv", "1,2,3\n", &opts, FNN_ERR_INVALID, &err);
     opts.label_column = -1;
     opts.header = 2;
@@ -455,6 +457,56 @@ static void csv_missing_file_io_error(void **state) {
     expect_message(&err, strerror(ENOENT));
 }
 
+static void csv_gzip_matches_plain(void **state) {
+    (void)state;
+    char plain[PATH_MAX];
+    write_text(plain, "g.csv", "a,b,y\n1,2.5,0\n-3,400,1\n0.125,7,2\n");
+    char gz[PATH_MAX];
+    snprintf(gz, sizeof gz, "%s/g.csv.gz", tmp_dir);
+    gzFile out = gzopen(gz, "wb");
+    assert_non_null(out);
+    const char *text = "a,b,y\n1,2.5,0\n-3,400,1\n0.125,7,2\n";
+    assert_int_equal(gzwrite(out, text, (unsigned)strlen(text)),
+                     (int)strlen(text));
+    assert_int_equal(gzclose(out), Z_OK);
+    fnn_dataset *ds = read_ok(gz, NULL);
+    check_table(ds);
+    fnn_dataset_free(ds);
+}
+
+static void csv_skip_rows_and_no_label(void **state) {
+    (void)state;
+    char path[PATH_MAX];
+    // A count line as scikit-learn's bundled CSVs start with, then the table.
+    write_text(path, "skip.csv", "3,2,x,y,z\na,b,y\n1,2.5,0\n-3,400,1\n"
+                                 "0.125,7,2\n");
+    fnn_csv_options o = fnn_csv_options_default();
+    o.skip_rows = 1;
+    fnn_dataset *ds = read_ok(path, &o);
+    check_table(ds);
+    fnn_dataset_free(ds);
+    // Without a label column every column is a feature and labels is NULL.
+    o.label_column = FNN_CSV_NO_LABEL;
+    ds = read_ok(path, &o);
+    assert_int_equal(ds->n_features, 3);
+    assert_int_equal(ds->n_rows, 3);
+    assert_null(ds->labels);
+    assert_true(ds->f32[3 * 1 + 2] == 1.0f);
+    assert_string_equal(ds->names[2], "y");
+    fnn_dataset_free(ds);
+    // A single-column file is valid without labels.
+    o.skip_rows = 0;
+    write_text(path, "one.csv", "4\n5\n");
+    ds = read_ok(path, &o);
+    assert_int_equal(ds->n_features, 1);
+    assert_true(ds->f32[1] == 5.0f);
+    fnn_dataset_free(ds);
+    o.skip_rows = -1;
+    fnn_error err;
+    read_fails("neg.csv", "1,2\n", &o, FNN_ERR_INVALID, &err);
+    expect_message(&err, "skip_rows");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(csv_format_variants_agree),
@@ -475,6 +527,8 @@ int main(void) {
         cmocka_unit_test(csv_invalid_options),
         cmocka_unit_test(csv_malformed_text_rejected),
         cmocka_unit_test(csv_missing_file_io_error),
+        cmocka_unit_test(csv_gzip_matches_plain),
+        cmocka_unit_test(csv_skip_rows_and_no_label),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
