@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 // The initializations that --all-inits compares, in the enum's order.
 #define FIRST_INIT FNN_INIT_HE
@@ -80,6 +81,30 @@ static int choose_loss(const fnn_dataset *ds, fnn_net_options *o) {
     return -1;
 }
 
+fnn_dataset *cli_net_load(const cli_net_flags *f) {
+    const char *path = f->train ? f->train : CLI_FASHION_MNIST_DIR;
+    if (!f->train) {
+        fprintf(stderr, "fastnn: no --train given: using Fashion-MNIST in %s\n",
+                path);
+    }
+    size_t n = strlen(path);
+    if (!f->train_labels && n >= 4 && strcasecmp(path + n - 4, ".npy") == 0) {
+        // cli_data_load's message names the options of train and eval.
+        cli_error("%s: no labels file given for a NumPy features file: pass "
+                  "the labels .npy with --train-labels FILE",
+                  path);
+        return NULL;
+    }
+    fnn_error err = {{0}};
+    fnn_status s;
+    fnn_csv_options csv = cli_csv_options(f->header, f->label_column, 0);
+    fnn_dataset *ds = cli_data_load(path, f->train_labels, 1, &csv, &err, &s);
+    if (!ds) {
+        cli_error("%s", err.message);
+    }
+    return ds;
+}
+
 int cli_net_setup(const cli_net_flags *f, fnn_dataset **ds,
                   fnn_net_options *net, fnn_norm **norm) {
     *ds = NULL;
@@ -88,17 +113,8 @@ int cli_net_setup(const cli_net_flags *f, fnn_dataset **ds,
     if (rc >= 0) {
         return rc;
     }
-    const char *path = f->train ? f->train : CLI_FASHION_MNIST_DIR;
-    if (!f->train) {
-        fprintf(stderr, "fastnn: no --train given: using Fashion-MNIST in %s\n",
-                path);
-    }
-    fnn_error err = {{0}};
-    fnn_status s;
-    fnn_csv_options csv = cli_csv_options(f->header, f->label_column, 0);
-    *ds = cli_data_load(path, NULL, 1, &csv, &err, &s);
+    *ds = cli_net_load(f);
     if (!*ds) {
-        cli_error("%s", err.message);
         return CLI_EXIT_USAGE;
     }
     if (f->limit > 0 && f->limit < (*ds)->n_rows) {
@@ -108,6 +124,7 @@ int cli_net_setup(const cli_net_flags *f, fnn_dataset **ds,
     if (rc >= 0 || f->no_normalize) {
         return rc;
     }
+    fnn_status s;
     *norm = fnn_norm_fit(*ds, &s);
     if (!*norm) {
         cli_error("cannot compute normalization statistics of %s: %s",
@@ -138,8 +155,9 @@ typedef struct diag_run {
 } diag_run;
 
 static const char USAGE[] =
-    "fastnn diagnose [--train PATH] [--layers 256x50] [--activation relu] "
-    "[--init he | --all-inits] [--samples N] [--json] [--plot FILE.png]";
+    "fastnn diagnose [--train PATH [--train-labels FILE]] [--layers 256,128]\n"
+    "       [--activation relu] [--init auto | --all-inits] [--samples 256]\n"
+    "       [--json] [--plot FILE.png]";
 
 static const char DESCRIPTION[] =
     "Runs one forward and one backward pass on the first N samples and\n"
@@ -157,11 +175,13 @@ static int parse_args(diag_args *a, int argc, char **argv) {
     const cli_opt opts[] = {
         CLI_NET_FLAG_OPTIONS(a->net),
         {"samples", CLI_INT, &a->samples, "N",
-         "batch size: the first N samples of the data"},
+         "batch size: the first N samples"},
         {"all-inits", CLI_FLAG, &a->all_inits, NULL,
-         "diagnose every initialization side by side (ignores --init)"},
+         "diagnose every initialization side by side\n" CLI_HELP_INDENT
+         "(ignores --init)"},
         {"json", CLI_FLAG, &a->json, NULL,
-         "print the statistics and verdict as one JSON object on stdout"},
+         "print the statistics and verdict as one JSON\n" CLI_HELP_INDENT
+         "object on stdout"},
         {"plot", CLI_STRING, &a->plot, "FILE",
          "draw the per-layer spread to FILE (.png or .svg)"},
         {0},
@@ -315,6 +335,17 @@ static void print_header(const fnn_dataset *ds, const fnn_net_options *o,
             (unsigned long long)o->seed);
 }
 
+// Prints v right-aligned in `width` columns with %.{prec}g, or "-" when it
+// is undefined (NaN: a ratio to a zero or non-finite reference, the factor
+// of layers.0).
+static void print_cell(int width, int prec, double v) {
+    if (isnan(v)) {
+        printf(" %*s", width, "-");
+    } else {
+        printf(" %*.*g", width, prec, v);
+    }
+}
+
 static void print_table(const diag_run *run) {
     const fnn_diagnosis *d = &run->d;
     const fnn_layer_stats *s0 = &d->layers[0];
@@ -332,17 +363,17 @@ static void print_table(const diag_run *run) {
            "ratio", "factor", "expected");
     for (int l = 0; l < d->n_layers; l++) {
         const fnn_layer_stats *s = &d->layers[l];
-        printf("%5d %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %9.3g %8.4g "
-               "%8.4g\n",
-               l, unsigned_nan(s->preactivation_mean),
-               unsigned_nan(s->preactivation_std),
-               ratio(s->preactivation_std, s0->preactivation_std),
-               unsigned_nan(s->activation_mean),
-               unsigned_nan(s->activation_std),
-               ratio(s->activation_std, s0->activation_std),
-               unsigned_nan(s->gradient_norm),
-               ratio(s->gradient_norm, s0->gradient_norm),
-               measured_factor(d, l), unsigned_nan(s->expected_factor));
+        printf("%5d %9.3g %9.3g", l, unsigned_nan(s->preactivation_mean),
+               unsigned_nan(s->preactivation_std));
+        print_cell(9, 3, ratio(s->preactivation_std, s0->preactivation_std));
+        printf(" %9.3g %9.3g", unsigned_nan(s->activation_mean),
+               unsigned_nan(s->activation_std));
+        print_cell(9, 3, ratio(s->activation_std, s0->activation_std));
+        printf(" %9.3g", unsigned_nan(s->gradient_norm));
+        print_cell(9, 3, ratio(s->gradient_norm, s0->gradient_norm));
+        print_cell(8, 4, measured_factor(d, l));
+        print_cell(8, 4, s->expected_factor);
+        printf("\n");
     }
 }
 
@@ -378,7 +409,7 @@ static void print_side_by_side(const diag_run *runs, int n_runs,
     for (int l = 0; l < runs[0].d.n_layers; l++) {
         printf("%5d", l);
         for (int i = 0; i < n_runs; i++) {
-            printf(" %14.4g", value(&runs[i], l));
+            print_cell(14, 4, value(&runs[i], l));
         }
         printf("\n");
     }
@@ -404,8 +435,10 @@ static void print_all(const diag_run *runs, int n_runs) {
         mean_factors(&runs[i].d, &m, &e);
         char text[256];
         verdict_text(&runs[i].d, text, sizeof text);
-        printf("%-14s %9.4g %9.4g  %s\n", fnn_init_name(runs[i].init), m, e,
-               text);
+        printf("%-14s", fnn_init_name(runs[i].init));
+        print_cell(9, 4, m);
+        print_cell(9, 4, e);
+        printf("  %s\n", text);
     }
 }
 

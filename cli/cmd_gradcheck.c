@@ -31,7 +31,8 @@ typedef struct gradcheck_args {
 
 static const char USAGE[] =
     "fastnn gradcheck [--model FILE | --layers 256,128 --activation relu "
-    "--init auto --loss auto --seed N] [--train PATH] [--samples N] [--l2 F] "
+    "--init auto --loss auto --seed 42] [--train PATH] [--train-labels FILE] "
+    "[--samples 32] [--l2 F] "
     "[--keep-prob F] [--with-dropout] [--mode auto|full|per-block|directions] "
     "[--per-block K] [--directions K] [--epsilon F] [--json]";
 
@@ -166,18 +167,8 @@ static int load_model(const gradcheck_args *a, fnn_dataset **ds,
         cli_error("%s", err.message);
         return CLI_EXIT_USAGE;
     }
-    const char *path = a->net.train ? a->net.train : CLI_FASHION_MNIST_DIR;
-    if (!a->net.train) {
-        fprintf(stderr, "fastnn: no --train given: using Fashion-MNIST in %s\n",
-                path);
-    }
-    fnn_csv_options csv = cli_csv_options(a->net.header, a->net.label_column, 0);
-    *ds = cli_data_load(path, NULL, 1, &csv, &err, &s);
-    if (!*ds) {
-        cli_error("%s", err.message);
-        return CLI_EXIT_USAGE;
-    }
-    return -1;
+    *ds = cli_net_load(&a->net);
+    return *ds ? -1 : CLI_EXIT_USAGE;
 }
 
 // Builds the network to check: the saved model, or a new one from train's

@@ -13,6 +13,8 @@
 #define FIRST_INIT FNN_INIT_HE
 #define N_INITS (FNN_INIT_ZEROS - FNN_INIT_HE + 1)
 #define MAX_RATES 64
+// The default of --inits, every initialization but auto.
+#define ALL_INITS "he,he-uniform,xavier,xavier-uniform,lecun,small,normal,zeros"
 
 typedef struct study_args {
     cli_net_flags net;
@@ -45,6 +47,8 @@ typedef struct study_run {
     int steps;       // steps completed
     double *losses;  // [max_steps] loss of each mini-batch
     int diverged;    // the loss turned non-finite at step steps + 1
+    int blown;       // first step whose smoothed loss exceeded
+                     // DIVERGED_RISE times the first mini-batch's, or 0
     int reached;     // step at which the smoothed loss reached target, or 0
     fnn_net *net;    // while training, for the gradient norms
     int record_every;
@@ -83,6 +87,11 @@ static void record_gradients(study_run *r) {
     r->record_step[r->n_records++] = r->steps;
 }
 
+// A run diverged when its smoothed loss exceeds this factor times its first
+// mini-batch's loss, even if it recovers later. A normalization run stops
+// there.
+#define DIVERGED_RISE 10.0
+
 // on_batch callback: the gradient vector still contains this step's gradient.
 static int on_batch(void *user, int epoch, int64_t batch, int64_t n_batches,
                     double loss) {
@@ -95,6 +104,14 @@ static int on_batch(void *user, int epoch, int64_t batch, int64_t n_batches,
         (r->steps == 1 || r->steps % r->record_every == 0 ||
          r->steps == r->max_steps)) {
         record_gradients(r);
+    }
+    if (!r->blown && (!isfinite(loss) || smoothed(r, r->steps) >
+                                             DIVERGED_RISE * r->losses[0])) {
+        r->blown = r->steps;
+        // The init study keeps training to record the gradients.
+        if (!r->grad_norms) {
+            return 1;
+        }
     }
     if (!r->reached && smoothed(r, r->steps) <= r->target) {
         r->reached = r->steps;
@@ -158,19 +175,24 @@ static int train_run(const study_args *a, fnn_net_options o,
     return -1;
 }
 
-// A run diverged when its loss turned non-finite or when its smoothed loss
+// A run that did not reach the target also diverged when its smoothed loss
 // at the end exceeds the smoothed loss of its first window by more than
 // this factor. The margin keeps a run at a tiny rate, whose loss only
 // jitters, from counting as diverged.
 #define DIVERGED_GROWTH 1.1
 
 static int run_diverged(const study_run *r) {
-    if (r->diverged || r->steps == 0) {
+    if (r->diverged || r->blown || r->steps == 0) {
         return 1;
     }
     int first = r->steps < r->window ? r->steps : r->window;
     return !r->reached &&
            smoothed(r, r->steps) > DIVERGED_GROWTH * smoothed(r, first);
+}
+
+// First step of divergence, NaN for a run that did not diverge that way.
+static double diverged_step(const study_run *r) {
+    return r->blown ? r->blown : r->diverged ? r->steps + 1 : NAN;
 }
 
 static const char *outcome(const study_run *r) {
@@ -227,7 +249,7 @@ static void summarize(side *s, int n_rates) {
             s->stable = i;
         }
         // Ties go to the larger rate.
-        if (r->reached &&
+        if (r->reached && !run_diverged(r) &&
             (s->best < 0 || r->reached <= s->runs[s->best].reached)) {
             s->best = i;
         }
@@ -319,7 +341,7 @@ static cJSON *side_json(const side *s, int n_rates) {
         cJSON_AddStringToObject(o, "outcome", outcome(r));
         cJSON_AddNumberToObject(o, "steps_run", r->steps);
         add_number(o, "steps_to_target", r->reached ? r->reached : NAN);
-        add_number(o, "diverged_step", r->diverged ? r->steps + 1 : NAN);
+        add_number(o, "diverged_step", diverged_step(r));
         add_number(o, "final_loss", r->steps ? smoothed(r, r->steps) : NAN);
         cJSON_AddItemToArray(runs, o);
     }
@@ -455,7 +477,7 @@ static int study_normalization(const study_args *a, const fnn_dataset *ds,
 // "trained" when the smoothed loss fell below 1 / DIVERGED_GROWTH of its
 // first window's, the same 10% margin that marks divergence.
 static const char *init_outcome(const study_run *r) {
-    if (r->diverged || r->steps == 0) {
+    if (r->diverged || r->blown || r->steps == 0) {
         return "diverged";
     }
     int first = r->steps < r->window ? r->steps : r->window;
@@ -550,7 +572,7 @@ static cJSON *init_json(const study_run *r) {
     cJSON_AddStringToObject(o, "init", fnn_init_name(r->init));
     cJSON_AddStringToObject(o, "outcome", init_outcome(r));
     cJSON_AddNumberToObject(o, "steps_run", r->steps);
-    add_number(o, "diverged_step", r->diverged ? r->steps + 1 : NAN);
+    add_number(o, "diverged_step", diverged_step(r));
     add_number(o, "final_loss", r->steps ? smoothed(r, r->steps) : NAN);
     cJSON_AddItemToObject(o, "losses", numbers(r->losses, r->steps));
     cJSON *grads = cJSON_AddArrayToObject(o, "gradient_norms");
@@ -571,6 +593,7 @@ static int draw_inits(const char *path, const study_run *runs, int n,
                       const study_args *a) {
     plot_series loss[N_INITS];
     plot_series grad[N_INITS];
+    char titles[N_INITS][48];
     double *bufs[4 * N_INITS] = {0};
     int ok = 1;
     for (int i = 0; i < n; i++) {
@@ -586,7 +609,10 @@ static int draw_inits(const char *path, const study_run *runs, int n,
             b[3][k] = r->grad_norms[(size_t)k * r->n_layers];
         }
         const char *name = fnn_init_name(r->init);
-        loss[i] = (plot_series){.title = name, .x = b[0], .y = b[1],
+        int diverged = strcmp(init_outcome(r), "diverged") == 0;
+        snprintf(titles[i], sizeof titles[i], "%s%s", name,
+                 diverged ? " (diverged)" : "");
+        loss[i] = (plot_series){.title = titles[i], .x = b[0], .y = b[1],
                                 .n = r->steps};
         grad[i] = (plot_series){.title = name, .x = b[2], .y = b[3],
                                 .n = r->n_records};
@@ -598,16 +624,21 @@ static int draw_inits(const char *path, const study_run *runs, int n,
         char ylabel[96];
         snprintf(ylabel, sizeof ylabel,
                  "training loss, mean of last %d batches (nats)", a->window);
-        // A run that starts at a huge loss would flatten every other
-        // curve, so the axis stops at 10 times the largest final loss.
+        // A run that starts at a huge loss, or diverges, would flatten
+        // every other curve, so the axis stops at 10 times the largest
+        // final loss of the runs that did not diverge.
         double top = 0;
         for (int i = 0; i < n; i++) {
-            if (runs[i].steps > 0) {
-                top = fmax(top, 10 * smoothed(&runs[i], runs[i].steps));
+            double end = runs[i].steps ? smoothed(&runs[i], runs[i].steps)
+                                       : NAN;
+            if (strcmp(init_outcome(&runs[i]), "diverged") != 0 &&
+                isfinite(end)) {
+                top = fmax(top, 10 * end);
             }
         }
         plot_panel panels[2] = {
-            {.title = "loss (axis cut at 10x the largest final loss)",
+            {.title = "loss (axis cut at 10x the largest final loss\n"
+                      "of the runs that did not diverge)",
              .xlabel = "training step (mini-batches)", .ylabel = ylabel,
              .log_y = 1, .integer_x = 1, .y_max = isfinite(top) ? top : 0,
              .key = PLOT_KEY_BELOW, .series = loss, .n_series = n},
@@ -632,7 +663,7 @@ static int study_init(const study_args *a, const fnn_dataset *ds,
                       const fnn_net_options *o, const fnn_norm *norm) {
     fnn_init inits[N_INITS];
     int n = 0;
-    int rc = parse_inits(a->inits, inits, &n);
+    int rc = parse_inits(a->inits ? a->inits : ALL_INITS, inits, &n);
     study_run runs[N_INITS];
     memset(runs, 0, sizeof runs);
     for (int i = 0; i < n && rc < 0; i++) {
@@ -676,24 +707,44 @@ static int study_init(const study_args *a, const fnn_dataset *ds,
 // ---------------------------------------------------------------------------
 // Command line
 
-static const char USAGE[] =
-    "fastnn study normalization|init [--train PATH] [--layers LIST] "
-    "[--optimizer sgd] [--batch-size N] [--steps N] [--limit N] [--json] "
-    "[--plot FILE.png]";
+static const char USAGE_NORMALIZATION[] =
+    "fastnn study normalization [--train PATH [--train-labels FILE]]\n"
+    "       [--layers 256,128] [--optimizer sgd] [--batch-size 64]\n"
+    "       [--steps 1000] [--lr-min 1e-06] [--lr-max 1] [--lr-points 13]\n"
+    "       [--target-loss 0.5] [--limit N] [--json] [--plot FILE.png]";
+
+static const char USAGE_INIT[] =
+    "fastnn study init [--train PATH [--train-labels FILE]]\n"
+    "       [--layers 256x10] [--optimizer sgd] [--batch-size 64]\n"
+    "       [--steps 300] [--learning-rate 0.01] [--inits LIST]\n"
+    "       [--record-every 10] [--limit N] [--json] [--plot FILE.png]";
 
 static const char DESCRIPTION_NORMALIZATION[] =
     "Trains the same network, seed and optimizer on raw and on normalized\n"
-    "inputs at each learning rate of a log grid from --lr-min to --lr-max.\n"
-    "A run diverges when its loss turns non-finite or its smoothed loss\n"
-    "(mean of the last --window mini-batch losses) ends more than 10%\n"
-    "above that of its first window. For each side it reports the largest rate that did not\n"
-    "diverge, the rate that reached --target-loss in the fewest steps, that\n"
-    "count, and the ratio of the raw count to the normalized one.";
+    "inputs at each learning rate of a log grid from --lr-min to --lr-max,\n"
+    "for at most --steps steps. The smoothed loss is the mean of the last\n"
+    "--window mini-batch losses. A run reaches the target, and stops, at the\n"
+    "first step whose smoothed loss is at most --target-loss. It diverges,\n"
+    "and stops, when a loss is not finite or the smoothed loss exceeds 10\n"
+    "times the first mini-batch's loss, even if it would recover later. A\n"
+    "run that ends without reaching the target also diverged when its final\n"
+    "smoothed loss is more than 10% above that of its first window, and\n"
+    "stalled otherwise. For each side the study reports the largest rate\n"
+    "that did not diverge and the best rate: the one that reached the target\n"
+    "in the fewest steps without diverging (ties go to the larger rate),\n"
+    "that count, and the ratio of the raw count to the normalized one.";
 
 static const char DESCRIPTION_INIT[] =
     "Trains the network for --steps steps with each initialization in\n"
     "--inits, the same seed, data and learning rate, and reports the loss\n"
-    "reached and ||dW[l]|| per layer every --record-every steps.";
+    "reached and ||dW[l]|| per layer every --record-every steps. A run\n"
+    "diverged when a loss is not finite or the smoothed loss (mean of the\n"
+    "last --window mini-batch losses) exceeds 10 times the first\n"
+    "mini-batch's loss at any step, even if it recovers later (it keeps\n"
+    "training), or when its final smoothed loss is more than 10% above that\n"
+    "of its first window. It trained when the\n"
+    "final smoothed loss is more than 10% below that of its first window,\n"
+    "and stalled otherwise.";
 
 static void args_default(study_args *a, int init_study) {
     cli_net_flags_default(&a->net);
@@ -707,7 +758,7 @@ static void args_default(study_args *a, int init_study) {
     a->lr_points = 13;
     a->target_loss = 0.5;
     a->learning_rate = 0.01;
-    a->inits = "he,he-uniform,xavier,xavier-uniform,lecun,small,normal,zeros";
+    a->inits = NULL; // ALL_INITS
     a->record_every = 10;
     if (init_study) {
         a->net.layers = "256x10";
@@ -732,11 +783,6 @@ static int check_args(const study_args *a, int init_study) {
         bad = "expected 0 < --lr-min <= --lr-max and 1 <= --lr-points <= 64";
     } else if (!(a->target_loss > 0) || !(a->learning_rate > 0)) {
         bad = "--target-loss and --learning-rate must be > 0";
-    } else if (!init_study && a->net.no_normalize) {
-        bad = "--no-normalize does not apply: the study trains both raw and "
-              "normalized inputs";
-    } else if (init_study && strcmp(a->net.init, "auto") != 0) {
-        bad = "--init does not apply: give the initializations with --inits";
     }
     if (bad) {
         cli_error("invalid options for fastnn study %s: %s",
@@ -749,42 +795,84 @@ static int check_args(const study_args *a, int init_study) {
     return -1;
 }
 
+// Options of one kind only. The normalization study trains both raw and
+// normalized inputs, and the init study takes its initializations from
+// --inits.
+static const char *const ONLY_NORMALIZATION[] = {
+    "lr-min", "lr-max", "lr-points", "target-loss", "init", NULL};
+static const char *const ONLY_INIT[] = {
+    "no-normalize", "learning-rate", "inits", "record-every", NULL};
+
+static int listed(const char *name, const char *const *names) {
+    for (; *names; names++) {
+        if (strcmp(name, *names) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int parse_args(study_args *a, int init_study, int argc, char **argv) {
     args_default(a, init_study);
-    const cli_opt opts[] = {
+    const cli_opt all[] = {
         CLI_NET_FLAG_OPTIONS(a->net),
         {"optimizer", CLI_STRING, &a->optimizer, "NAME",
-         "sgd, momentum, adam (the same for every run)"},
+         "sgd, momentum, adam (the same for every\n" CLI_HELP_INDENT
+         "run)"},
         {"momentum", CLI_DOUBLE, &a->momentum, "F",
-         "momentum coefficient for --optimizer momentum"},
+         "momentum coefficient of --optimizer\n" CLI_HELP_INDENT
+         "momentum"},
         {"batch-size", CLI_INT, &a->batch_size, "N", "mini-batch size"},
         {"steps", CLI_INT, &a->steps, "N", "most training steps per run"},
         {"window", CLI_INT, &a->window, "N",
-         "mini-batch losses averaged into the smoothed loss"},
+         "mini-batch losses averaged into the smoothed\n" CLI_HELP_INDENT
+         "loss"},
         {"lr-min", CLI_DOUBLE, &a->lr_min, "F",
-         "smallest learning rate of the grid (normalization)"},
+         "smallest learning rate of the grid"},
         {"lr-max", CLI_DOUBLE, &a->lr_max, "F",
-         "largest learning rate of the grid (normalization)"},
+         "largest learning rate of the grid"},
         {"lr-points", CLI_INT, &a->lr_points, "N",
-         "rates on the log grid (normalization)"},
+         "rates on the log grid"},
         {"target-loss", CLI_DOUBLE, &a->target_loss, "F",
-         "smoothed training loss to reach (normalization)"},
+         "smoothed training loss to reach"},
         {"learning-rate", CLI_DOUBLE, &a->learning_rate, "F",
-         "learning rate of every run (init)"},
+         "learning rate of every run"},
         {"inits", CLI_STRING, &a->inits, "LIST",
-         "initializations to compare (init)"},
+         "initializations to compare, comma-separated\n" CLI_HELP_INDENT
+         "(default: all of he, he-uniform, xavier,\n" CLI_HELP_INDENT
+         "xavier-uniform, lecun, small, normal, zeros)"},
         {"record-every", CLI_INT, &a->record_every, "N",
-         "steps between gradient-norm records (init)"},
+         "steps between gradient-norm records"},
         {"json", CLI_FLAG, &a->json, NULL,
-         "print the numbers as one JSON object on stdout (table on stderr)"},
+         "print the numbers as one JSON object on stdout\n" CLI_HELP_INDENT
+         "(the table goes to stderr)"},
         {"plot", CLI_STRING, &a->plot, "FILE",
          "draw the loss curves to FILE (.png or .svg)"},
-        {0},
     };
-    int rc = cli_parse(argc, argv, opts, USAGE,
+    const char *const *skip = init_study ? ONLY_NORMALIZATION : ONLY_INIT;
+    cli_opt opts[sizeof all / sizeof all[0] + 1];
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!listed(all[i].name, skip)) {
+            opts[n++] = all[i];
+        }
+    }
+    opts[n] = (cli_opt){0};
+    int rc = cli_parse(argc, argv, opts,
+                       init_study ? USAGE_INIT : USAGE_NORMALIZATION,
                        init_study ? DESCRIPTION_INIT
                                   : DESCRIPTION_NORMALIZATION);
     return rc >= 0 ? rc : check_args(a, init_study);
+}
+
+static void print_kinds_help(void) {
+    printf("usage: fastnn study normalization|init [options]\n\n"
+           "fastnn study normalization:\nusage: %s\n\n%s\n\n"
+           "fastnn study init:\nusage: %s\n\n%s\n\n"
+           "'fastnn study normalization --help' and 'fastnn study init "
+           "--help'\nlist the options of each.\n",
+           USAGE_NORMALIZATION, DESCRIPTION_NORMALIZATION, USAGE_INIT,
+           DESCRIPTION_INIT);
 }
 
 int cmd_study(int argc, char **argv) {
@@ -792,14 +880,19 @@ int cmd_study(int argc, char **argv) {
     int init_study = strcmp(kind, "init") == 0;
     if (!init_study && strcmp(kind, "normalization") != 0) {
         if (strcmp(kind, "--help") == 0 || strcmp(kind, "-h") == 0) {
-            printf("usage: %s\n\n%s\n\n%s\n\n'fastnn study normalization "
-                   "--help' and 'fastnn study init --help' list the "
-                   "options.\n",
-                   USAGE, DESCRIPTION_NORMALIZATION, DESCRIPTION_INIT);
+            print_kinds_help();
             return CLI_EXIT_OK;
         }
-        return cli_bad_choice("study", *kind ? kind : "(none)",
-                              "normalization, init (fastnn study KIND)");
+        if (!*kind || kind[0] == '-') {
+            cli_error("missing the kind of study: fastnn study normalization "
+                      "or fastnn study init (fastnn study --help describes "
+                      "both)");
+        } else {
+            cli_error("unknown kind of study \"%s\": expected normalization "
+                      "or init (fastnn study --help describes both)",
+                      kind);
+        }
+        return CLI_EXIT_USAGE;
     }
     // "study init" replaces the command name in cli_parse's messages.
     char name[32];

@@ -118,9 +118,7 @@ static void put_data(FILE *out, const plot_panel *p, int panel) {
 
 static void put_axes(FILE *out, const plot_panel *p) {
     fprintf(out, "set title ");
-    put_string(out, p->title ? p->title : "");
-    fprintf(out, " noenhanced\nset xlabel ");
-    put_string(out, p->xlabel ? p->xlabel : "");
+    put_lines(out, p->title ? p->title : "");
     fprintf(out, " noenhanced\nset ylabel ");
     put_string(out, p->ylabel ? p->ylabel : "");
     fprintf(out, " noenhanced\n");
@@ -151,23 +149,55 @@ static void put_axes(FILE *out, const plot_panel *p) {
         fprintf(out, "unset key\n");
     } else if (p->key == PLOT_KEY_BELOW) {
         fprintf(out, "set key at screen 0.5, 0.015 center bottom horizontal Left reverse "
-                     "maxrows 2 box opaque samplen 2\n");
+                     "maxrows 2 font ',8' box opaque samplen 2\n");
     } else {
         fprintf(out, "set key inside %s right vertical box opaque "
                      "samplen 2\n",
                 p->key == PLOT_KEY_INSIDE_BOTTOM ? "bottom" : "top");
     }
-    fprintf(out, "unset arrow\n");
-    for (int i = 0; i < p->n_hlines; i++) {
-        fprintf(out,
-                "set arrow from graph 0, first %.17g to graph 1, first %.17g "
-                "nohead dashtype 2 linecolor rgb '#808080'\n",
-                p->hlines[i], p->hlines[i]);
-    }
 }
 
-// Labels the panel with the series that have nothing to draw, which the
-// legend still lists so that colors match across panels.
+// Sets the y range: the data's, widened past the reference lines so that
+// they stand clear of the panel's border.
+static void put_yrange(FILE *out, const plot_panel *p, int any) {
+    if (!any) {
+        // gnuplot rejects a plot without one defined point; keep the axes.
+        fprintf(out, "set yrange [%s]\n", p->log_y ? "1:10" : "0:1");
+        return;
+    }
+    if (p->n_hlines == 0) {
+        if (p->y_max > 0) {
+            fprintf(out, "set yrange [*:%.17g]\n", p->y_max);
+        } else {
+            fprintf(out, "set autoscale y\n");
+        }
+        return;
+    }
+    double lo = INFINITY;
+    double hi = -INFINITY;
+    for (int k = 0; k < p->n_series; k++) {
+        const plot_series *s = &p->series[k];
+        for (int i = 0; !s->y2 && i < s->n; i++) {
+            if (isfinite(s->x[i]) && valid_point(s->y[i], p->log_y)) {
+                lo = fmin(lo, s->y[i]);
+                hi = fmax(hi, s->y[i]);
+            }
+        }
+    }
+    for (int i = 0; i < p->n_hlines; i++) {
+        lo = fmin(lo, p->hlines[i]);
+        hi = fmax(hi, p->hlines[i]);
+    }
+    // A factor of 3 on a log axis, 5% of the span on a linear one.
+    double pad = p->log_y ? 0 : 0.05 * (hi - lo > 0 ? hi - lo : 1);
+    double top = p->log_y ? hi * 3 : hi + pad;
+    fprintf(out, "set yrange [%.17g:%.17g]\n", p->log_y ? lo / 3 : lo - pad,
+            p->y_max > 0 ? p->y_max : top);
+}
+
+// Writes the x label, with a second line naming the series that have
+// nothing to draw (the legend still lists them so that colors match across
+// panels). Below the axis the note cannot cover a curve.
 static void put_missing(FILE *out, const plot_panel *p) {
     char names[512] = "";
     size_t used = 0;
@@ -183,26 +213,29 @@ static void put_missing(FILE *out, const plot_panel *p) {
         used = w > 0 && used + (size_t)w < sizeof names ? used + (size_t)w
                                                          : used;
     }
-    if (!any) {
-        // gnuplot rejects a plot without one defined point; keep the axes.
-        fprintf(out, "set yrange [%s]\n", p->log_y ? "1:10" : "0:1");
-    } else if (p->y_max > 0) {
-        fprintf(out, "set yrange [*:%.17g]\n", p->y_max);
-    } else {
-        fprintf(out, "set autoscale y\n");
-    }
+    put_yrange(out, p, any);
+    char text[700];
+    const char *xlabel = p->xlabel ? p->xlabel : "";
     if (used == 0) {
-        fprintf(out, "unset label 1\n");
-        return;
+        snprintf(text, sizeof text, "%s", xlabel);
+    } else {
+        snprintf(text, sizeof text, "%s\nnot drawn (%s): %s", xlabel,
+                 p->log_y ? "values 0 or not finite" : "values not finite",
+                 names);
     }
-    char text[600];
-    snprintf(text, sizeof text, "not drawn (%s):\n%s",
-             p->log_y ? "values 0 or not finite" : "values not finite",
-             names);
-    fprintf(out, "set label 1 ");
+    fprintf(out, "set xlabel ");
     put_lines(out, text);
-    fprintf(out, " at graph 0.02, graph 0.08 left front boxed noenhanced "
-                 "font ',8'\n");
+    fprintf(out, " noenhanced\n");
+}
+
+// Draws the reference lines as constant functions, which gnuplot clips to
+// the panel (an arrow outside the range would be drawn outside the panel).
+static void put_hlines(FILE *out, const plot_panel *p, int first) {
+    for (int i = 0; i < p->n_hlines; i++) {
+        fprintf(out, "%s%.17g with lines dashtype 2 linecolor rgb '#808080' "
+                     "notitle",
+                first && i == 0 ? "" : ", \\\n     ", p->hlines[i]);
+    }
 }
 
 static void put_plot(FILE *out, const plot_panel *p, int panel) {
@@ -233,7 +266,8 @@ static void put_plot(FILE *out, const plot_panel *p, int panel) {
         put_string(out, s->title ? s->title : "");
         fprintf(out, " noenhanced");
     }
-    if (first) {
+    put_hlines(out, p, first);
+    if (first && p->n_hlines == 0) {
         // Nothing at all to draw: an invisible curve keeps the axes.
         fprintf(out, "NaN notitle");
     }

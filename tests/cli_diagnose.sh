@@ -134,6 +134,9 @@ for s in d["sides"]:
     best = min((r for r in s["runs"] if r["steps_to_target"] is not None),
                key=lambda r: (r["steps_to_target"], -r["learning_rate"]))
     assert best["learning_rate"] == s["best_rate"], s["inputs"]
+    # The best run never rose past 10 times its first mini-batch's loss.
+    assert all(sum(losses[max(0, i + 1 - w):i + 1]) / min(i + 1, w)
+               <= 10 * losses[0] for i in range(len(losses))), s["inputs"]
 raw, norm = d["sides"]
 if raw["steps_to_target"] is not None:
     assert abs(d["ratio"] - raw["steps_to_target"] / norm["steps_to_target"]) < 1e-12
@@ -166,6 +169,109 @@ check "study init: he loss did not fall" \
 "$FASTNN" study normalization --no-normalize --train "$work/scaled.csv" \
     >/dev/null 2>"$work/err"
 [ $? -eq 2 ] && pass || fail "study normalization accepted --no-normalize"
+
+# 9. .npy data: features and labels written by numpy. diagnose on the .npy
+# pair gives the statistics of the same rows read from a CSV; a features
+# file without --train-labels is refused with the option that exists.
+"$PY" - "$work" <<'EOF'
+import sys, numpy as np
+rng = np.random.default_rng(3)
+x = rng.normal(size=(120, 6)).astype(np.float32)
+y = (x[:, 0] - x[:, 1] > 0).astype(np.int64)
+np.save(sys.argv[1] + "/x.npy", x)
+np.save(sys.argv[1] + "/y.npy", y)
+np.savetxt(sys.argv[1] + "/xy.csv", np.column_stack([x, y]), delimiter=",",
+           fmt=["%.9g"] * 6 + ["%d"])
+EOF
+npy_args=(--train "$work/x.npy" --train-labels "$work/y.npy")
+"$FASTNN" diagnose "${npy_args[@]}" --layers 8,8 --samples 64 --json \
+    >"$work/npy.json" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && pass || fail "diagnose .npy: exit $rc: $(cat "$work/err")"
+"$FASTNN" diagnose --train "$work/xy.csv" --layers 8,8 --samples 64 --json \
+    >"$work/csv.json" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && pass || fail "diagnose csv: exit $rc: $(cat "$work/err")"
+"$PY" -c "
+import json, sys
+a, b = (json.load(open('$work/' + n + '.json'))['layers'] for n in ('npy', 'csv'))
+sys.exit(0 if len(a) == 3 and all(abs(p[k] - q[k]) <= 1e-5 * abs(q[k])
+         for p, q in zip(a, b) for k in ('preactivation_std', 'gradient_norm'))
+         else 1)" && pass || fail "diagnose of the .npy pair differs from the CSV"
+"$FASTNN" gradcheck "${npy_args[@]}" --layers 4 --samples 8 >/dev/null \
+    2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && pass || fail "gradcheck .npy: exit $rc: $(cat "$work/err")"
+"$FASTNN" study init "${npy_args[@]}" --layers 4 --steps 5 --inits he \
+    --batch-size 16 >/dev/null 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && pass || fail "study init .npy: exit $rc: $(cat "$work/err")"
+for cmd in diagnose gradcheck "study init"; do
+    # shellcheck disable=SC2086
+    "$FASTNN" $cmd --train "$work/x.npy" >/dev/null 2>"$work/err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q -- '--train-labels' "$work/err" \
+        && ! grep -q -- '--labels' "$work/err" && pass \
+        || fail "$cmd .npy without labels: exit $rc: $(cat "$work/err")"
+done
+
+# 10. Layer 0 has no growth factor and no expected factor: "-" in the
+# table, null in the JSON, never nan.
+"$FASTNN" diagnose --train "$work/xy.csv" --layers 8,8 --samples 64 \
+    >"$work/table.txt" 2>/dev/null
+grep -Eq '^ +0 .* - +-$' "$work/table.txt" && ! grep -q nan "$work/table.txt" \
+    && pass || fail "layer 0 row: $(grep -E '^ +0 ' "$work/table.txt")"
+"$PY" -c "
+import json, sys
+l = json.load(open('$work/csv.json'))['layers'][0]
+sys.exit(0 if l['factor'] is None and l['expected_factor'] is None else 1)" \
+    && pass || fail "layer 0 factors are not null in the JSON"
+
+# 11. study without a kind names what is missing and both kinds.
+"$FASTNN" study >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -q normalization "$work/err" && grep -q init "$work/err" \
+    && ! grep -q -- '--study' "$work/err" && pass \
+    || fail "study without a kind: $(cat "$work/err")"
+
+# 12. Help: lines of at most 80 columns, one usage per kind with its own
+# defaults, and only the options of that kind.
+for cmd in "study" "study normalization" "study init" "diagnose"; do
+    # shellcheck disable=SC2086
+    "$FASTNN" $cmd --help >"$work/help.txt"
+    long=$(awk 'length($0) > 80' "$work/help.txt")
+    [ -z "$long" ] && pass || fail "$cmd --help lines over 80: $long"
+done
+"$FASTNN" study init --help >"$work/init.txt"
+"$FASTNN" study normalization --help >"$work/norm.txt"
+grep -q -- '\[--layers 256x10\]' "$work/init.txt" \
+    && ! grep -Eq -- '--(init|lr-min|lr-max|lr-points|target-loss) ' \
+    "$work/init.txt" && grep -q -- '--inits LIST' "$work/init.txt" && pass \
+    || fail "study init --help lists the wrong usage or options"
+grep -q -- '\[--layers 256,128\]' "$work/norm.txt" \
+    && ! grep -Eq -- '--(inits|learning-rate|record-every|no-normalize)' \
+    "$work/norm.txt" && grep -q -- '--lr-min F' "$work/norm.txt" && pass \
+    || fail "study normalization --help lists the wrong usage or options"
+"$FASTNN" diagnose --help >"$work/help.txt"
+grep -q -- '\[--layers 256,128\]' "$work/help.txt" \
+    && grep -q -- '--init auto' "$work/help.txt" \
+    && grep -q '(default: 256,128)' "$work/help.txt" && pass \
+    || fail "diagnose usage does not show the defaults"
+
+# 13. Breast cancer with raw inputs at rate 1e-3: the loss rises past 10
+# times its start before it falls, so the run diverged and is not the best.
+BC=/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv
+if [ -r "$BC" ]; then
+    tail -n +2 "$BC" >"$work/bc.csv"
+    "$FASTNN" study normalization --train "$work/bc.csv" --layers 32 \
+        --batch-size 32 --steps 300 --lr-min 1e-3 --lr-max 1e-3 \
+        --lr-points 1 --target-loss 0.2 --json >"$work/out.json" 2>"$work/err"
+    rc=$?
+    [ $rc -eq 0 ] && pass || fail "breast cancer study: exit $rc: $(cat "$work/err")"
+    check "breast cancer: raw rate 1e-3 did not diverge" \
+        'd["sides"][0]["runs"][0]["outcome"] == "diverged" and d["sides"][0]["best_rate"] is None'
+else
+    echo "cli_diagnose: $BC missing, skipping the breast cancer check" >&2
+fi
 
 echo "cli_diagnose: $passes passed, $failures failed"
 [ $failures -eq 0 ]

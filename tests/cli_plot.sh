@@ -27,8 +27,9 @@ seen = []
 for key in re.findall(r'<g id="(gnuplot_plot_\w+)" ><title>([^<]*)</title>', text):
     if key not in seen:
         seen.append(key)
-for _, title in seen:
-    print(title)
+for key, title in seen:
+    # gnuplot titles an untitled line, such as a reference line, by its id.
+    print("(untitled)" if title == key else title)
 EOF
 }
 
@@ -109,9 +110,27 @@ series=$(svg_series "$work/t.svg" | tr '\n' '|')
     --plot "$work/diag.svg" >/dev/null 2>"$work/err"
 [ $? -eq 1 ] && pass || fail "diagnose --plot exit: $(cat "$work/err")"
 series=$(svg_series "$work/diag.svg" | tr '\n' '|')
+# The two untitled lines are the dashed 1e-3 and 1e3 references, drawn as
+# clipped functions inside the y range.
 expected="he|he-uniform|xavier|xavier-uniform|lecun|small|normal|zeros|"
+expected+="(untitled)|(untitled)|"
 expected+="he|he-uniform|xavier|xavier-uniform|lecun|small|normal|"
 [ "$series" = "$expected" ] && pass || fail "diagnose series: $series"
+# The script that a stand-in gnuplot records sets the activation panel's
+# y range around both reference lines; with he the data alone span about
+# 1 to 2.
+mkdir -p "$work/bin"
+printf '#!/bin/sh\ncat >"%s/script.gp"\nexit 1\n' "$work" >"$work/bin/gnuplot"
+chmod +x "$work/bin/gnuplot"
+PATH="$work/bin:$PATH" "$FASTNN" diagnose --train "$IMAGES" --layers 64x4 \
+    --samples 32 --init he --plot "$work/ref.png" >/dev/null 2>&1
+"$PY" - "$work/script.gp" <<'EOF' && pass || fail "reference lines outside the y range"
+import re, sys
+text = open(sys.argv[1]).read()
+lo, hi = map(float, re.findall(r"set yrange \[([^:\]]+):([^\]]+)\]", text)[0])
+assert lo < 1e-3 and hi > 1e3, (lo, hi)
+assert "set arrow" not in text
+EOF
 "$FASTNN" diagnose --train "$IMAGES" --layers 64x4 --samples 32 \
     --plot "$work/diag.png" >/dev/null 2>&1
 png_ok "$work/diag.png" && pass || fail "diagnose png"
