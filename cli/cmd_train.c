@@ -436,6 +436,12 @@ static int prepare(train_run *r, int argc, char **argv) {
     if (rc < 0 && !cli_check_writable(r->a.out)) {
         rc = CLI_EXIT_USAGE;
     }
+    int64_t epochs_every, steps_every;
+    if (rc < 0 && r->a.checkpoint_every &&
+        ckpt_parse_every(r->a.checkpoint_every, &epochs_every,
+                         &steps_every) != 0) {
+        rc = CLI_EXIT_USAGE;
+    }
     if (rc < 0 && r->a.checkpoint && !cli_check_writable(r->a.checkpoint)) {
         rc = CLI_EXIT_USAGE;
     }
