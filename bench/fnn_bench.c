@@ -8,9 +8,9 @@
 //       trains at a constant rate until the test accuracy reaches the
 //       target, then prints the epochs and the whole-process time
 //
-// Both end with the peak resident set size (getrusage, KiB).
-// NOTE: --threads is accepted for the same command line as the peers but
-// ignored: fastnn's threads are OpenBLAS's, set by OPENBLAS_NUM_THREADS.
+// Both end with the peak resident set size (getrusage, KiB). --threads N
+// (default 1) splits each mini-batch over N threads (fnn_net_set_threads);
+// OPENBLAS_NUM_THREADS sets the BLAS threads of a 1-thread run.
 #include "fastnn.h"
 
 #include <stdio.h>
@@ -126,6 +126,14 @@ static fnn_status run(const bench_args *a, fnn_dataset *train,
     }
     fnn_net_set_normalization(net, norm->mean, norm->std);
     fnn_norm_free(norm);
+    s = fnn_net_set_threads(net, a->threads);
+    if (s != FNN_OK) {
+        snprintf(err->message, sizeof err->message,
+                 "cannot use --threads %d (1 to %d)", a->threads,
+                 FNN_MAX_THREADS);
+        fnn_net_free(net);
+        return s;
+    }
     fnn_train_options to = fnn_train_options_default();
     to.batch_size = a->batch_size;
     to.optim.kind = a->optimizer;

@@ -79,7 +79,8 @@ def configs(build, pypi):
     unset = {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None}
     return [
         ("fastnn 1t", [fnn], ["--threads", "1"], base_env(**one)),
-        ("fastnn 2t", [fnn], ["--threads", "1"],
+        ("fastnn 2t split", [fnn], ["--threads", "2"], base_env(**one)),
+        ("fastnn 1t/blas 2t", [fnn], ["--threads", "1"],
          base_env(OPENBLAS_NUM_THREADS="2")),
         ("torch-deb 1t", [deb, torch], ["--threads", "1"], base_env(**one)),
         ("torch-deb 2t passive", [deb, torch], ["--threads", "2"],
@@ -201,7 +202,7 @@ def time_to_accuracy(cfgs):
     out = {}
     for cfg in cfgs:
         name, prog, extra, env = cfg
-        if name not in ("fastnn 1t", "fastnn 2t", "torch-deb 1t",
+        if name not in ("fastnn 1t", "fastnn 2t split", "torch-deb 1t",
                         "torch-pypi 1t"):
             continue
         log(f"time to 0.88: {name}")

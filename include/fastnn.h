@@ -865,6 +865,30 @@ fnn_trainer *fnn_checkpoint_load(const char *path, const fnn_dataset *train,
                                  const fnn_train_options *callbacks,
                                  fnn_error *err, fnn_status *status);
 
+// ---------------------------------------------------------------------------
+// Threads
+
+// Maximum thread count of one network.
+#define FNN_MAX_THREADS 64
+
+// Sets the number of threads that the training steps of `net` (fnn_train,
+// fnn_trainer_run) and fnn_optim_step use, 1 by default. With n > 1 each
+// mini-batch is split into min(n, batch size) blocks of consecutive rows.
+// Each block's forward and backward pass runs on one thread with
+// single-threaded BLAS, and the per-block gradients are summed in block
+// order. So a seed and a thread count give bit-identical results, while
+// another thread count changes them in the last bits (the sums run in
+// another order). Dropout masks are drawn as on one thread, and the
+// optimizer update, split into disjoint parts, gives the bits of one
+// thread. The n - 1 extra threads start here and stay until the next call
+// or fnn_net_free. fnn_net_cost, fnn_evaluate and the gradient check always
+// run on the calling thread. Returns FNN_OK, FNN_ERR_INVALID (NULL net, n
+// outside 1..FNN_MAX_THREADS) or FNN_ERR_NOMEM (memory or a thread could not
+// be had; the network is left on 1 thread).
+fnn_status fnn_net_set_threads(fnn_net *net, int n_threads);
+// Returns the thread count set by fnn_net_set_threads (1 for NULL).
+int fnn_net_threads(const fnn_net *net);
+
 #ifdef __cplusplus
 }
 #endif

@@ -273,7 +273,7 @@ static fnn_status FN(loss)(fnn_net *net, const REAL *y, int batch,
     int k = o->sizes[o->n_layers];
     const REAL *z = (const REAL *)net->act[o->n_layers - 1];
     REAL *dz = write_dz ? (REAL *)net->dz : NULL;
-    double inv_m = 1.0 / batch;
+    double inv_m = 1.0 / (net->cost_rows ? net->cost_rows : batch);
     double total = 0;
     int64_t hits = 0;
     for (int i = 0; i < batch; i++) {
@@ -323,7 +323,7 @@ static void FN(backward)(fnn_net *net, int batch) {
     REAL *grads = (REAL *)net->grads;
     REAL *dz = (REAL *)net->dz;
     REAL *da = (REAL *)net->da;
-    REAL l2_scale = (REAL)(o->l2 / batch);
+    REAL l2_scale = (REAL)(o->l2 / (net->cost_rows ? net->cost_rows : batch));
     for (int l = o->n_layers - 1; l >= 0; l--) {
         int n_in = o->sizes[l];
         int n_out = o->sizes[l + 1];

@@ -174,6 +174,7 @@ void fnn_net_free(fnn_net *net) {
     if (!net) {
         return;
     }
+    fnn_pool_free(net->pool);
     free_workspace(net);
     free(net->params);
     free(net->grads);

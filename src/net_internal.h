@@ -5,6 +5,9 @@
 
 #include "internal.h"
 
+// Worker threads and per-thread replicas of one network (parallel.c).
+typedef struct fnn_pool fnn_pool;
+
 struct fnn_net {
     fnn_net_options opt;
     fnn_init layer_init[FNN_MAX_LAYERS]; // resolved initialization per layer
@@ -34,6 +37,11 @@ struct fnn_net {
     int dropout_used;            // the last forward pass applied dropout
     int mask_valid;              // masks hold a sampled pattern
     const void *input;           // input of layer 0 in the last pass
+    // Rows that divide the loss and the L2 gradient; 0: the batch_size of
+    // the pass. A thread's replica sets the whole batch's row count.
+    int cost_rows;
+    int n_threads;  // threads of a training pass; 0 or 1: the caller's only
+    fnn_pool *pool; // the other n_threads - 1 threads, or NULL
 #ifdef FNN_TESTING
     int planted_bug; // see fnn_testing_plant_bug
     int planted_layer; // the layer fnn_testing_plant_bug targets
@@ -82,5 +90,28 @@ fnn_status fnn_net_output(fnn_net *net, int batch_size, void *out);
 // Normalizes one raw row (double) with the network's statistics into out.
 void fnn_net_normalize_row(const fnn_net *net, const double *row,
                            double *out);
+
+// Runs one training pass on x [batch_size, n_in] (already normalized) and
+// y: forward with new dropout masks, the loss (its sum is added to
+// *loss_sum) and, when the loss is finite, the backward pass into grads. On
+// more than one thread (fnn_net_set_threads) the rows are split into
+// contiguous blocks and the gradients summed in thread order, so the result
+// depends on the thread count but not on timing. Returns as fnn_net_forward
+// and fnn_net_loss.
+fnn_status fnn_net_train_pass(fnn_net *net, const void *x, const void *y,
+                              int batch_size, double *loss_sum);
+
+// One block of a job split over a network's threads.
+typedef void (*fnn_pool_task)(void *arg, int block);
+
+// Runs task(arg, b) for every b in [0, n_blocks), n_blocks <= 65535, on the
+// network's threads, or in order on the caller when it has one thread, and
+// returns when all have finished. Blocks may run in any order and on any
+// thread, so each must write only its own part of the results.
+void fnn_net_parallel_for(fnn_net *net, fnn_pool_task task, void *arg,
+                          int n_blocks);
+
+// Stops and joins the pool's threads and frees it; accepts NULL.
+void fnn_pool_free(fnn_pool *pool);
 
 #endif

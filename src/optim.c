@@ -94,16 +94,48 @@ int64_t fnn_optim_steps(const fnn_optim *opt) {
 #undef SQRT
 #undef KERNELS
 
+// Values per block of an update shared over the network's threads: 64 KiB
+// of each float32 vector, a multiple of the 16-value vector width.
+#define UPDATE_CHUNK 16384
+
+typedef struct update_job {
+    fnn_optim *opt;
+    fnn_net *net;
+    double learning_rate;
+    int64_t chunk; // values per block
+} update_job;
+
+static void update_block(void *arg, int block) {
+    update_job *job = arg;
+    int64_t begin = block * job->chunk;
+    int64_t end = begin + job->chunk < job->opt->n ? begin + job->chunk
+                                                   : job->opt->n;
+    if (job->opt->dtype == FNN_F64) {
+        update_f64(job->opt, job->net->params, job->net->grads,
+                   job->learning_rate, begin, end);
+    } else {
+        update_f32(job->opt, job->net->params, job->net->grads,
+                   job->learning_rate, begin, end);
+    }
+}
+
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate) {
     if (!opt || !net || net->n_params != opt->n ||
         net->opt.dtype != opt->dtype || !(learning_rate >= 0)) {
         return FNN_ERR_INVALID;
     }
     opt->steps++;
-    if (opt->dtype == FNN_F64) {
-        update_f64(opt, net->params, net->grads, learning_rate);
+    update_job job = {opt, net, learning_rate, UPDATE_CHUNK};
+    // The block count must fit fnn_net_parallel_for's 16 bits.
+    while ((opt->n + job.chunk - 1) / job.chunk > 0xffff) {
+        job.chunk *= 2;
+    }
+    int blocks = (int)((opt->n + job.chunk - 1) / job.chunk);
+    if (fnn_net_threads(net) > 1 && blocks > 1) {
+        fnn_net_parallel_for(net, update_block, &job, blocks);
     } else {
-        update_f32(opt, net->params, net->grads, learning_rate);
+        job.chunk = opt->n;
+        update_block(&job, 0);
     }
     return FNN_OK;
 }

@@ -6,11 +6,13 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SUFFIX)
 
+// Updates the values [begin, end) of the vectors; every value's update is
+// independent of the others, so any split gives the same bits.
 static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
-                       double lr) {
-    REAL *p = (REAL *)params_v;
-    const REAL *g = (const REAL *)grads_v;
-    int64_t n = opt->n;
+                       double lr, int64_t begin, int64_t end) {
+    REAL *p = (REAL *)params_v + begin;
+    const REAL *g = (const REAL *)grads_v + begin;
+    int64_t n = end - begin;
     const fnn_optim_options *o = &opt->o;
     if (o->kind == FNN_SGD) {
         REAL rate = (REAL)lr;
@@ -19,7 +21,7 @@ static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
         }
     } else if (o->kind == FNN_MOMENTUM) {
         // v = mu v + g;  p -= lr v  (the form PyTorch's SGD uses)
-        REAL *v = (REAL *)opt->state1;
+        REAL *v = (REAL *)opt->state1 + begin;
         REAL mu = (REAL)o->momentum;
         REAL rate = (REAL)lr;
 #if KERNELS
@@ -35,8 +37,8 @@ static void FN(update)(fnn_optim *opt, void *params_v, const void *grads_v,
         // count t. lr m_hat / (sqrt(v_hat) + eps) is computed in the paper's
         // cheaper, equal form lr_t m / (sqrt(v) + eps sqrt(c2)), with
         // lr_t = lr sqrt(c2) / c1, c1 = 1 - beta1^t and c2 = 1 - beta2^t.
-        REAL *m = (REAL *)opt->state1;
-        REAL *v = (REAL *)opt->state2;
+        REAL *m = (REAL *)opt->state1 + begin;
+        REAL *v = (REAL *)opt->state2 + begin;
         double t = (double)opt->steps;
         double c1 = 1.0 - pow(o->beta1, t);
         double c2 = 1.0 - pow(o->beta2, t);

@@ -225,11 +225,8 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
                                   progress, o->epochs, o->step_epochs,
                                   o->step_gamma);
     int64_t step = fnn_optim_steps(t->optim) + 1;
-    fnn_status s = fnn_net_forward(net, t->x, count, FNN_DROPOUT_SAMPLE, 1);
     double loss_sum = 0;
-    if (s == FNN_OK) {
-        s = fnn_net_loss(net, t->y, count, &loss_sum, NULL, 1);
-    }
+    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, &loss_sum);
     if (s == FNN_ERR_NONFINITE) {
         return diverged(net, t->epoch + 1, step, count, -1, err);
     }
@@ -237,7 +234,6 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
         return fnn_fail(err, s, "training step failed: %s",
                         fnn_status_str(s));
     }
-    fnn_net_backward(net, count);
     int grad_layer = first_nonfinite_gradient(net);
     if (grad_layer >= 0) {
         return diverged(net, t->epoch + 1, step, count, grad_layer, err);
