@@ -61,7 +61,14 @@ read -r -a libs <<<"$(pkg-config --libs fastnn)"
 cc -std=c17 -Wall -Wextra -Werror "${cflags[@]}" "$example" \
     -o "$work/pc_example" "${libs[@]}" -Wl,-rpath,"$libdir" -lm ||
     fail "building with pkg-config failed"
-ldd "$work/pc_example" | grep -q "$libdir/libfastnn.so" ||
+# ldd's output goes through a variable: with pipefail, grep -q closing the
+# pipe early would make ldd fail with SIGPIPE now and then.
+loads() { # EXE TEXT: succeeds when ldd EXE mentions TEXT
+    local deps
+    deps=$(ldd "$1")
+    grep -q -- "$2" <<<"$deps"
+}
+loads "$work/pc_example" "$libdir/libfastnn.so" ||
     fail "pc_example does not load the installed libfastnn.so"
 run_example pc_example "$work/pc_example"
 
@@ -82,10 +89,9 @@ cmake -S "$work/consumer" -B "$work/consumer/build" \
     fail "find_package(fastnn) failed: $(tail -n 20 "$work/configure.log")"
 cmake --build "$work/consumer/build" >"$work/build.log" 2>&1 ||
     fail "building with find_package failed: $(tail -n 20 "$work/build.log")"
-ldd "$work/consumer/build/shared_example" |
-    grep -q "$libdir/libfastnn.so" ||
+loads "$work/consumer/build/shared_example" "$libdir/libfastnn.so" ||
     fail "shared_example does not load the installed libfastnn.so"
-if ldd "$work/consumer/build/static_example" | grep -q libfastnn.so; then
+if loads "$work/consumer/build/static_example" libfastnn.so; then
     fail "static_example loads libfastnn.so"
 fi
 run_example shared_example "$work/consumer/build/shared_example"
