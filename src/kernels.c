@@ -5,6 +5,8 @@
 // path exists).
 #include "kernels.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -91,6 +93,21 @@ AVX512 static int64_t momentum_avx512(float *p, float *v, const float *g,
     return i;
 }
 
+// The largest |x| bit pattern of the first i values, 16 at a time. A float
+// is infinite or NaN exactly when |x|'s bits are 0x7f800000 or more.
+AVX512 static int64_t max_abs_bits_avx512(const float *x, int64_t n,
+                                          uint32_t *worst) {
+    __m512i mask = _mm512_set1_epi32(0x7fffffff);
+    __m512i acc = _mm512_setzero_si512();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i bits = _mm512_loadu_si512((const void *)(x + i));
+        acc = _mm512_max_epu32(acc, _mm512_and_si512(bits, mask));
+    }
+    *worst = (uint32_t)_mm512_reduce_max_epu32(acc);
+    return i;
+}
+
 AVX512 static int64_t relu_avx512(const float *z, float *a, int64_t n) {
     __m512 zero = _mm512_setzero_ps();
     int64_t i = 0;
@@ -150,6 +167,23 @@ void fnn_momentum_f32(float *p, float *v, const float *g, int64_t n,
     }
 #endif
     momentum_scalar(p, v, g, i, n, mu, rate);
+}
+
+int fnn_all_finite_f32(const float *x, int64_t n) {
+    uint32_t worst = 0;
+    int64_t i = 0;
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512()) {
+        i = max_abs_bits_avx512(x, n, &worst);
+    }
+#endif
+    for (; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        bits &= 0x7fffffffu;
+        worst = bits > worst ? bits : worst;
+    }
+    return worst < 0x7f800000u;
 }
 
 void fnn_relu_f32(const float *z, float *a, int64_t n) {

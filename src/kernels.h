@@ -27,6 +27,9 @@ void fnn_relu_backward_f32(const float *z, const float *da, float *dz,
 // db[j] = sum over rows i of dz[i, j], summed in row order, dz [rows, cols].
 void fnn_col_sum_f32(const float *dz, int rows, int cols, float *db);
 
+// Returns 1 when none of the n values is infinite or NaN.
+int fnn_all_finite_f32(const float *x, int64_t n);
+
 // Selects the path: 1 uses AVX-512 where the processor has it, 0 forces the
 // portable path (for tests). Returns 1 when the AVX-512 path is in use.
 int fnn_kernels_use_avx512(int enable);

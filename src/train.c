@@ -1,4 +1,5 @@
 // Mini-batch training and evaluation on data sets.
+#include "kernels.h"
 #include "train_internal.h"
 
 #include <math.h>
@@ -174,6 +175,12 @@ static void shuffle(fnn_rng *rng, int64_t *perm, int64_t n) {
 // Returns the layer with a non-finite weight or bias gradient nearest the
 // output, where backpropagation produced it first, or -1.
 static int first_nonfinite_gradient(const fnn_net *net) {
+    // One vectorized pass answers the common case; the per-layer search
+    // below runs only when a value is bad.
+    if (net->opt.dtype == FNN_F32 &&
+        fnn_all_finite_f32((const float *)net->grads, net->n_params)) {
+        return -1;
+    }
     for (int l = net->opt.n_layers - 1; l >= 0; l--) {
         int64_t begin = net->w_off[l];
         int64_t end = net->b_off[l] + net->opt.sizes[l + 1];

@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "fastnn.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,31 @@ static void training_bit_identical(void **state) {
     }
 }
 
+static void all_finite_paths(void **state) {
+    (void)state;
+    float x[100];
+    for (int i = 0; i < 100; i++) {
+        x[i] = (float)(i - 50) * 6e36f;
+    }
+    x[99] = -FLT_MAX;
+    const float bad[3] = {INFINITY, -INFINITY, NAN};
+    for (int avx = 0; avx <= 1; avx++) {
+        fnn_kernels_use_avx512(avx);
+        assert_true(fnn_all_finite_f32(x, 100));
+        assert_true(fnn_all_finite_f32(x, 0));
+        // Every position: inside the 16-wide blocks and in the tail.
+        for (int k = 0; k < 3; k++) {
+            for (int at = 0; at < 100; at += 7) {
+                float saved = x[at];
+                x[at] = bad[k];
+                assert_false(fnn_all_finite_f32(x, 100));
+                x[at] = saved;
+            }
+        }
+    }
+    fnn_kernels_use_avx512(1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adam_paths_bit_identical),
@@ -215,6 +241,7 @@ int main(void) {
         cmocka_unit_test(relu_edge_cases),
         cmocka_unit_test(col_sum_paths_and_formula),
         cmocka_unit_test(training_bit_identical),
+        cmocka_unit_test(all_finite_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
