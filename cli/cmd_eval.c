@@ -5,6 +5,9 @@
 #include "progress.h"
 
 #include <cJSON.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,22 +194,63 @@ static int write_csv(const fnn_net *net, const fnn_dataset *ds,
     return !ferror(out);
 }
 
-// Writes the CSV to `path`, or to stdout when path is NULL.
+// Writes the CSV to `path`, or to stdout when path is NULL. A file is
+// written to a temporary name in the same directory, flushed to disk and
+// renamed, so an existing file is replaced whole or left as it was.
 static int write_csv_file(const fnn_net *net, const fnn_dataset *ds,
                           const void *y, const char *path) {
-    FILE *out = path ? fopen(path, "w") : stdout;
+    struct stat st;
+    if (path && stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+        !S_ISDIR(st.st_mode)) {
+        // A device or FIFO is written in place: renaming over it would
+        // replace the device node itself.
+        FILE *dev = fopen(path, "w");
+        int ok = dev && write_csv(net, ds, y, dev);
+        ok = dev && fclose(dev) == 0 && ok;
+        if (!ok) {
+            cli_error("cannot write %s: %s", path, strerror(errno));
+        }
+        return ok;
+    }
+    if (!path) {
+        int ok = write_csv(net, ds, y, stdout) && fflush(stdout) == 0;
+        if (!ok) {
+            cli_error("writing predictions to stdout failed");
+        }
+        return ok;
+    }
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    int fd = -1;
+    if (tmp) {
+        snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+        fd = mkstemp(tmp);
+    }
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!out) {
-        cli_error("cannot open %s for writing", path);
+        cli_error("cannot create a file next to %s: %s", path,
+                  strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
         return 0;
     }
-    int ok = write_csv(net, ds, y, out);
-    if (!ok) {
-        cli_error("writing predictions failed");
-    }
-    if (out != stdout && fclose(out) != 0 && ok) {
-        cli_error("cannot write %s", path);
+    fchmod(fd, 0644);
+    int ok = write_csv(net, ds, y, out) && fflush(out) == 0 &&
+             fsync(fd) == 0;
+    int e = errno;
+    ok = fclose(out) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) {
+        e = errno;
         ok = 0;
     }
+    if (!ok) {
+        cli_error("cannot write %s: %s", path, strerror(e ? e : EIO));
+        unlink(tmp);
+    }
+    free(tmp);
     return ok;
 }
 

@@ -179,5 +179,21 @@ PY
 expect_usage "not a safetensors model" eval --model "$work/bin.csv" \
     --data "$work/bin.csv"
 
+# 12. predict --output replaces a file whole, and writes a device in place.
+"$FASTNN" predict --model "$work/bin.safetensors" --data "$work/bin.csv" \
+    --output "$work/out.csv" 2>/dev/null || fail "predict --output failed"
+cmp -s "$work/out.csv" "$work/bin.pred" && pass \
+    || fail "predict --output differs from stdout"
+ls "$work"/out.csv.tmp.* >/dev/null 2>&1 && fail "a temporary file was left" \
+    || pass
+if [ -c /dev/full ]; then
+    "$FASTNN" predict --model "$work/bin.safetensors" --data "$work/bin.csv" \
+        --output /dev/full 2>"$work/full.err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "No space left" "$work/full.err" && pass \
+        || fail "predict to /dev/full: exit $rc: $(cat "$work/full.err")"
+    [ -c /dev/full ] && pass || fail "predict replaced the /dev/full device"
+fi
+
 echo "$passes passed, $failures failed"
 [ $failures -eq 0 ]
