@@ -1,3 +1,5 @@
+// realpath is an XSI extension in glibc unless _DEFAULT_SOURCE is set.
+#define _DEFAULT_SOURCE
 #include "cli.h"
 
 #include <errno.h>
@@ -258,4 +260,71 @@ fnn_csv_options cli_csv_options(int header, const char *label_column,
         }
     }
     return o;
+}
+
+// Returns the absolute form of path with its directory resolved, or a copy
+// of path when the directory cannot be resolved. The caller frees it.
+static char *canonical_path(const char *path) {
+    char *copy_dir = strdup(path);
+    char *copy_base = strdup(path);
+    char *out = NULL;
+    if (copy_dir && copy_base) {
+        char *dir = realpath(dirname(copy_dir), NULL);
+        const char *base = basename(copy_base);
+        if (dir) {
+            size_t n = strlen(dir) + strlen(base) + 2;
+            out = malloc(n);
+            if (out) {
+                snprintf(out, n, "%s/%s", dir, base);
+            }
+            free(dir);
+        }
+    }
+    free(copy_dir);
+    free(copy_base);
+    return out ? out : strdup(path);
+}
+
+// Returns 1 when a and b name the same file: the same inode when both
+// exist, else the same resolved path.
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) {
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    }
+    char *ca = canonical_path(a);
+    char *cb = canonical_path(b);
+    int same = ca && cb && strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
+}
+
+static int report_same(const cli_path *x, const cli_path *y) {
+    cli_error("--%s and --%s name the same file, %s: give --%s another "
+              "path so that the run does not overwrite it",
+              x->option, y->option, x->path, x->option);
+    return 0;
+}
+
+int cli_check_distinct(const cli_path *outputs, int n_outputs,
+                       const cli_path *inputs, int n_inputs) {
+    for (int i = 0; i < n_outputs; i++) {
+        if (!outputs[i].path) {
+            continue;
+        }
+        for (int j = i + 1; j < n_outputs; j++) {
+            if (outputs[j].path && same_file(outputs[i].path,
+                                             outputs[j].path)) {
+                return report_same(&outputs[i], &outputs[j]);
+            }
+        }
+        for (int j = 0; j < n_inputs; j++) {
+            if (inputs[j].path && same_file(outputs[i].path,
+                                            inputs[j].path)) {
+                return report_same(&outputs[i], &inputs[j]);
+            }
+        }
+    }
+    return 1;
 }

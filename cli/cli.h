@@ -68,4 +68,17 @@ int cli_check_writable(const char *path);
 // name, "none" for no labels, or NULL for the last column) and --skip-rows.
 fnn_csv_options cli_csv_options(int header, const char *label_column,
                                 int skip_rows);
+
+// A file role for cli_check_distinct: the option that names it and its path
+// (NULL when the option was not given).
+typedef struct cli_path {
+    const char *option;
+    const char *path;
+} cli_path;
+
+// Prints an error and returns 0 when two of `outputs` name the same file, or
+// an output names the same file as one of `inputs`, so that no run
+// overwrites its own data, model or log. Returns 1 otherwise.
+int cli_check_distinct(const cli_path *outputs, int n_outputs,
+                       const cli_path *inputs, int n_inputs);
 #endif

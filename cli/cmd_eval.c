@@ -297,6 +297,13 @@ int cmd_predict(int argc, char **argv) {
         !require(a.data, "data", "predict")) {
         return CLI_EXIT_USAGE;
     }
+    const cli_path outputs[] = {{"output", a.output}};
+    const cli_path inputs[] = {
+        {"model", a.model}, {"data", a.data}, {"labels", a.labels},
+    };
+    if (!cli_check_distinct(outputs, 1, inputs, 3)) {
+        return CLI_EXIT_USAGE;
+    }
     fnn_net *net = load_model(a.model);
     int n_in = net ? fnn_net_get_options(net)->sizes[0] : 0;
     fnn_dataset *ds = net ? load_data(&a) : NULL;

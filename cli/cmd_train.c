@@ -463,6 +463,23 @@ static int choose_threads(train_run *r, fnn_net *net) {
     return -1;
 }
 
+// Rejects a run whose model, checkpoint or log would overwrite one of its
+// inputs or one another. A resumed run rewrites its own checkpoint, so only
+// the model and the log are compared with --resume.
+static int check_paths_distinct(const train_args *a) {
+    const cli_path outputs[] = {
+        {"out", a->out}, {"checkpoint", a->checkpoint}, {"log", a->log},
+    };
+    const cli_path inputs[] = {
+        {"train", a->train}, {"test", a->test},
+        {"train-labels", a->train_labels}, {"test-labels", a->test_labels},
+    };
+    const cli_path resume[] = {{"resume", a->resume}};
+    return cli_check_distinct(outputs, 3, inputs, 4) &&
+           cli_check_distinct(outputs, 1, resume, 1) &&
+           cli_check_distinct(outputs + 2, 1, resume, 1);
+}
+
 static int prepare(train_run *r, int argc, char **argv) {
     int rc = parse_args(r, argc, argv);
     if (rc < 0) {
@@ -484,6 +501,9 @@ static int prepare(train_run *r, int argc, char **argv) {
         rc = CLI_EXIT_USAGE;
     }
     if (rc < 0 && r->a.log && !cli_check_writable(r->a.log)) {
+        rc = CLI_EXIT_USAGE;
+    }
+    if (rc < 0 && !check_paths_distinct(&r->a)) {
         rc = CLI_EXIT_USAGE;
     }
     if (rc < 0) {

@@ -91,14 +91,26 @@ static cJSON *epoch_json(const fnn_epoch_report *r, double seconds,
 
 int progress_open_log(progress *p, const char *path, fnn_net *net,
                       const fnn_dataset *train) {
-    p->log = fopen(path, "w");
-    if (!p->log) {
-        cli_error("cannot open log file %s: %s", path, strerror(errno));
-        return 1;
-    }
+    // The file is created at the first epoch record, so a run that fails
+    // its checks or its first epoch leaves an existing log untouched.
+    p->log = NULL;
     p->log_path = path;
     p->log_net = net;
     p->log_train = train;
+    return 0;
+}
+
+// Creates the log file on first use; returns nonzero when it cannot.
+static int ensure_log(progress *p) {
+    if (p->log) {
+        return 0;
+    }
+    p->log = fopen(p->log_path, "w");
+    if (!p->log) {
+        cli_error("cannot open log file %s: %s", p->log_path,
+                  strerror(errno));
+        return 1;
+    }
     return 0;
 }
 
@@ -109,7 +121,8 @@ int progress_close_log(progress *p) {
     int failed = ferror(p->log);
     failed |= fclose(p->log) != 0;
     p->log = NULL;
-    if (failed) {
+    // A failed write was reported where it happened.
+    if (failed && !p->log_failed) {
         cli_error("cannot write log file %s: %s", p->log_path,
                   strerror(errno));
     }
@@ -146,11 +159,17 @@ static int write_log(progress *p, const fnn_epoch_report *r) {
         cli_error("cannot write log file %s: out of memory", p->log_path);
         return 1;
     }
+    if (ensure_log(p)) {
+        cJSON_free(text);
+        p->log_failed = 1;
+        return 1;
+    }
     int failed = fprintf(p->log, "%s\n", text) < 0 || fflush(p->log) != 0;
     cJSON_free(text);
     if (failed) {
         cli_error("cannot write log file %s: %s", p->log_path,
                   strerror(errno));
+        p->log_failed = 1;
     }
     return failed;
 }
@@ -176,7 +195,7 @@ int progress_on_epoch(void *user, const fnn_epoch_report *r) {
     if (p->json) {
         progress_print_json(epoch_json(r, r->seconds, r->samples_per_second));
     }
-    return p->log ? write_log(p, r) : 0;
+    return p->log_path ? write_log(p, r) : 0;
 }
 
 void progress_summary(const progress *p) {

@@ -22,6 +22,7 @@ typedef struct progress {
     const char *log_path;
     fnn_net *log_net;
     const fnn_dataset *log_train;
+    int log_failed; // a write failed and was reported
 } progress;
 
 void progress_init(progress *p, int json, int64_t rows, int batch_size);
@@ -32,11 +33,11 @@ int progress_on_epoch(void *user, const fnn_epoch_report *r);
 // Writes the final {"summary": true, ...} object for --json.
 void progress_summary(const progress *p);
 
-// Opens `path` (replacing it) for the per-epoch records of --log: one JSON
-// object per line with the fields of the --json epoch lines, the loss
-// function, and train_accuracy, measured after the epoch without dropout on
-// the first PROGRESS_LOG_TRAIN_ROWS training rows. Prints the error and
-// returns nonzero on failure.
+// Sets `path` for the per-epoch records of --log, created or replaced at
+// the first record: one JSON object per line with the fields of the --json
+// epoch lines, the loss function, and train_accuracy, measured after the
+// epoch without dropout on the first PROGRESS_LOG_TRAIN_ROWS training rows.
+// Returns 0; a failure to create the file is reported at the first record.
 #define PROGRESS_LOG_TRAIN_ROWS 10000
 int progress_open_log(progress *p, const char *path, fnn_net *net,
                       const fnn_dataset *train);

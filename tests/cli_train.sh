@@ -195,5 +195,38 @@ if [ -c /dev/full ]; then
     [ -c /dev/full ] && pass || fail "predict replaced the /dev/full device"
 fi
 
+# 13. No output may overwrite an input or another output, and a run that
+# fails its checks leaves an existing log untouched.
+cp "$work/bin2.csv" "$work/in.csv"
+expect_same() { # NEEDLE ARGS...: exit 2 naming NEEDLE, in.csv unchanged
+    local needle=$1
+    shift
+    "$FASTNN" "$@" >/dev/null 2>"$work/same.err"
+    local rc=$?
+    if [ $rc -ne 2 ] || ! grep -qF -- "$needle" "$work/same.err"; then
+        fail "fastnn $*: exit $rc: $(cat "$work/same.err")"
+    elif ! cmp -s "$work/in.csv" "$work/bin2.csv"; then
+        fail "fastnn $* changed its input"
+    else
+        pass
+    fi
+}
+expect_same "--out and --train" train --train "$work/in.csv" --out "$work/in.csv"
+expect_same "--log and --train" train --train "$work/in.csv" \
+    --out "$work/o.safetensors" --log "$work/in.csv"
+expect_same "--checkpoint and --test" train --train "$work/bin2.csv" \
+    --test "$work/in.csv" --out "$work/o.safetensors" \
+    --checkpoint "$work/in.csv"
+expect_same "--out and --log" train --train "$work/bin2.csv" \
+    --out "$work/x.st" --log "$work/./x.st"
+expect_same "--output and --data" predict --model "$work/bin.safetensors" \
+    --data "$work/in.csv" --output "$work/in.csv"
+printf '{"precious": 1}\n' >"$work/keep.log"
+cp "$work/keep.log" "$work/keep.orig"
+"$FASTNN" train --train "$work/bin2.csv" --test "$work/reg.csv" --layers 3 \
+    --out "$work/o.safetensors" --log "$work/keep.log" >/dev/null 2>&1
+cmp -s "$work/keep.log" "$work/keep.orig" && pass \
+    || fail "a run that failed its checks replaced the --log file"
+
 echo "$passes passed, $failures failed"
 [ $failures -eq 0 ]
