@@ -63,7 +63,8 @@ uint64_t fnn_rng_next(fnn_rng *rng);
 double fnn_rng_uniform(fnn_rng *rng);
 // Returns a standard normal draw (Box-Muller).
 double fnn_rng_normal(fnn_rng *rng);
-// Returns a uniform integer in [0, n) without modulo bias; n > 0.
+// Returns a uniform integer in [0, n) without modulo bias, or 0 without
+// drawing when n is 0.
 uint64_t fnn_rng_below(fnn_rng *rng, uint64_t n);
 
 // ---------------------------------------------------------------------------
@@ -441,11 +442,12 @@ typedef struct fnn_eval_result {
 fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
                         fnn_eval_result *result, fnn_error *err);
 
-// Checks that a data set fits a network: feature count, labels in range for
-// the loss (class indices below n_out for softmax, 0/1 for sigmoid, finite
-// for MSE). Returns FNN_OK, FNN_ERR_INVALID (err names the first bad row or
-// the counts) or FNN_ERR_UNSUPPORTED (one label column for several
-// non-softmax outputs).
+// Checks that a data set fits a network: at least one row, features present
+// (f32 or u8), feature count, labels present and in range for the loss
+// (class indices below n_out for softmax, 0/1 for sigmoid, finite for MSE).
+// Returns FNN_OK, FNN_ERR_INVALID (a NULL argument, or err names the field,
+// the first bad row or the counts) or FNN_ERR_UNSUPPORTED (one label column
+// for several non-softmax outputs).
 fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
                              fnn_error *err);
 

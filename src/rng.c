@@ -48,6 +48,9 @@ double fnn_rng_normal(fnn_rng *rng) {
 }
 
 uint64_t fnn_rng_below(fnn_rng *rng, uint64_t n) {
+    if (n == 0) {
+        return 0;
+    }
     // Rejection sampling: discard the top partial range to avoid modulo bias.
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;

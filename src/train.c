@@ -29,10 +29,38 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// Checks the fields of a caller-built data set that every reader fills.
+static fnn_status check_dataset_fields(const fnn_dataset *ds, const char *src,
+                                       fnn_error *err) {
+    if (ds->n_rows <= 0) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "%s: n_rows is %lld: the data set must have at least "
+                        "one row", src, (long long)ds->n_rows);
+    }
+    if (ds->n_features <= 0) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "%s: n_features is %d: expected at least 1", src,
+                        ds->n_features);
+    }
+    if (!ds->u8 && !ds->f32) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "%s: no features: both f32 and u8 are NULL", src);
+    }
+    return FNN_OK;
+}
+
 fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
                              fnn_error *err) {
+    if (!net || !ds) {
+        return fnn_fail(err, FNN_ERR_INVALID, "missing %s",
+                        net ? "data set" : "network");
+    }
     const fnn_net_options *o = &net->opt;
     const char *src = ds->source ? ds->source : "data";
+    fnn_status s = check_dataset_fields(ds, src, err);
+    if (s != FNN_OK) {
+        return s;
+    }
     if (!ds->labels) {
         return fnn_fail(err, FNN_ERR_INVALID,
                         "%s: the data has no labels: give the labels file "
@@ -122,8 +150,8 @@ static fnn_status buffers_alloc(const fnn_net *net, int rows,
 
 fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
                         fnn_eval_result *result, fnn_error *err) {
-    if (!net || !ds || !result || ds->n_rows <= 0) {
-        return fnn_fail(err, FNN_ERR_INVALID, "no data to evaluate");
+    if (!result) {
+        return fnn_fail(err, FNN_ERR_INVALID, "missing evaluation result");
     }
     fnn_status s = fnn_check_dataset(net, ds, err);
     if (s != FNN_OK) {
@@ -321,9 +349,6 @@ static fnn_status check_train_args(fnn_net *net, const fnn_dataset *train,
         return fnn_fail(err, FNN_ERR_INVALID,
                         "invalid epochs %d or batch size %d", o->epochs,
                         o->batch_size);
-    }
-    if (train->n_rows < 1) {
-        return fnn_fail(err, FNN_ERR_INVALID, "the training set is empty");
     }
     fnn_status s = fnn_check_dataset(net, train, err);
     if (s == FNN_OK && test) {
