@@ -326,9 +326,10 @@ typedef enum fnn_dropout_mode {
 // index for softmax, 0/1 for sigmoid with one output, target for MSE with one
 // output) or, for multi-output MSE and BCE, [batch_size, n_out] targets.
 // `cost` receives J in double. Returns FNN_OK, FNN_ERR_INVALID (a NULL
-// pointer or batch_size < 1), FNN_ERR_NOMEM (work buffers for a larger
-// batch) or FNN_ERR_NONFINITE when J is not finite, in which case the
-// gradient is not computed.
+// pointer, batch_size < 1 or an unknown dropout mode), FNN_ERR_NOMEM (work
+// buffers for a larger batch) or FNN_ERR_NONFINITE when an input value or J
+// is not finite (cost is NaN for a bad input), in which case the gradient
+// is not computed.
 fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
                         int batch_size, fnn_dropout_mode dropout,
                         int backward, double *cost);
@@ -336,7 +337,8 @@ fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
 // Runs the forward pass without dropout. x as in fnn_net_cost; out receives
 // [batch_size, n_out] probabilities (softmax, sigmoid) or outputs (MSE) in
 // the network's dtype. Returns FNN_OK, FNN_ERR_INVALID (a NULL pointer or
-// batch_size < 1) or FNN_ERR_NOMEM.
+// batch_size < 1), FNN_ERR_NONFINITE (an input value is NaN or infinite;
+// out is not written) or FNN_ERR_NOMEM.
 fnn_status fnn_net_predict(fnn_net *net, const void *x, int batch_size,
                            void *out);
 
@@ -364,15 +366,16 @@ typedef struct fnn_optim fnn_optim;
 // Creates optimizer state (velocity or Adam moments, zero) for the parameter
 // vector of `net`, in its dtype. The caller owns it and frees it with
 // fnn_optim_free, which accepts NULL. Returns NULL with status
-// FNN_ERR_INVALID (a NULL argument, an unknown kind, a negative rate, a
-// momentum or beta outside [0, 1)) or FNN_ERR_NOMEM.
+// FNN_ERR_INVALID (a NULL argument, an unknown kind, a negative or
+// non-finite rate, a momentum or beta outside [0, 1), a negative or
+// non-finite adam_epsilon) or FNN_ERR_NOMEM.
 fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
                             fnn_status *status);
 void fnn_optim_free(fnn_optim *opt);
 // Applies one update with the gradient vector of `net` and the given rate.
 // Adam keeps one step counter for the whole update (bias correction).
 // Returns FNN_OK, or FNN_ERR_INVALID when `net` is not the network (size and
-// dtype) the state was created for or the rate is negative.
+// dtype) the state was created for or the rate is negative or not finite.
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate);
 // Returns the number of updates applied so far.
 int64_t fnn_optim_steps(const fnn_optim *opt);
@@ -418,8 +421,9 @@ fnn_train_options fnn_train_options_default(void);
 // Trains `net` on `train` (features normalized with the network's stored
 // statistics, if any), shuffling with the network's generator every epoch,
 // and evaluates on `test` after every epoch when it is not NULL. Both data
-// sets are only read. Returns FNN_OK, FNN_ERR_INVALID (bad options, an
-// empty set, features or labels that do not fit the network),
+// sets are only read. Returns FNN_OK, FNN_ERR_INVALID (bad options such as
+// an unknown schedule or a non-finite learning rate, a data set that
+// fnn_check_dataset rejects),
 // FNN_ERR_UNSUPPORTED, FNN_ERR_NOMEM, FNN_ERR_INTERRUPTED (a callback
 // returned nonzero) or FNN_ERR_NONFINITE (a non-finite loss; err names the
 // epoch and batch). The network keeps the last parameters either way.

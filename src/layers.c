@@ -69,15 +69,38 @@ int fnn_net_first_nonfinite_layer(const fnn_net *net, int batch_size) {
     return first_nonfinite_f32(net, batch_size);
 }
 
+// Returns 1 when every value of x [batch_size, n_in] is finite. ReLU maps
+// NaN to 0, so a NaN input can otherwise give a finite cost.
+static int inputs_finite(const fnn_net *net, const void *x, int batch_size) {
+    int64_t n = (int64_t)batch_size * net->opt.sizes[0];
+    if (net->opt.dtype == FNN_F32) {
+        return fnn_all_finite_f32(x, n);
+    }
+    const double *xd = x;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bad |= !isfinite(xd[i]);
+    }
+    return !bad;
+}
+
 fnn_status fnn_net_cost(fnn_net *net, const void *x, const void *y,
                         int batch_size, fnn_dropout_mode dropout,
                         int backward, double *cost) {
-    if (!net || !x || !y || batch_size <= 0 || !cost) {
+    if (!net || !x || !y || batch_size <= 0 || !cost ||
+        (int)dropout < FNN_DROPOUT_SAMPLE || dropout > FNN_DROPOUT_OFF) {
         return FNN_ERR_INVALID;
     }
+    int finite = inputs_finite(net, x, batch_size);
+    // The forward pass runs even on a bad input, so that fnn_diagnose finds
+    // the layer statistics of this batch.
     fnn_status s = fnn_net_forward(net, x, batch_size, dropout, 0);
     if (s != FNN_OK) {
         return s;
+    }
+    if (!finite) {
+        *cost = NAN;
+        return FNN_ERR_NONFINITE;
     }
     double loss_sum = 0;
     s = fnn_net_loss(net, y, batch_size, &loss_sum, NULL, backward);
@@ -98,6 +121,9 @@ fnn_status fnn_net_predict(fnn_net *net, const void *x, int batch_size,
                            void *out) {
     if (!net || !x || batch_size <= 0 || !out) {
         return FNN_ERR_INVALID;
+    }
+    if (!inputs_finite(net, x, batch_size)) {
+        return FNN_ERR_NONFINITE;
     }
     fnn_status s = fnn_net_forward(net, x, batch_size, FNN_DROPOUT_OFF, 0);
     if (s != FNN_OK) {

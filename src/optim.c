@@ -29,9 +29,10 @@ fnn_optim_options fnn_optim_options_default(void) {
 fnn_optim *fnn_optim_create(const fnn_net *net, const fnn_optim_options *o,
                             fnn_status *status) {
     if (!net || !o || (int)o->kind < 0 || o->kind > FNN_ADAM ||
-        !(o->learning_rate >= 0) || !(o->momentum >= 0) ||
+        !(o->learning_rate >= 0) || !isfinite(o->learning_rate) || !(o->momentum >= 0) ||
         !(o->momentum < 1) || !(o->beta1 >= 0) || !(o->beta1 < 1) ||
-        !(o->beta2 >= 0) || !(o->beta2 < 1) || !(o->adam_epsilon >= 0)) {
+        !(o->beta2 >= 0) || !(o->beta2 < 1) || !(o->adam_epsilon >= 0) ||
+        !isfinite(o->adam_epsilon)) {
         fnn_set_status(status, FNN_ERR_INVALID);
         return NULL;
     }
@@ -121,7 +122,8 @@ static void update_block(void *arg, int block) {
 
 fnn_status fnn_optim_step(fnn_optim *opt, fnn_net *net, double learning_rate) {
     if (!opt || !net || net->n_params != opt->n ||
-        net->opt.dtype != opt->dtype || !(learning_rate >= 0)) {
+        net->opt.dtype != opt->dtype || !(learning_rate >= 0) ||
+        !isfinite(learning_rate)) {
         return FNN_ERR_INVALID;
     }
     opt->steps++;

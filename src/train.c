@@ -338,6 +338,37 @@ fnn_status fnn_trainer_run(fnn_trainer *t, fnn_error *err) {
     return s;
 }
 
+// Checks the optimizer kind and rate and the schedule, naming the bad value;
+// fnn_optim_create checks the other optimizer options.
+static fnn_status check_schedule(const fnn_train_options *o, fnn_error *err) {
+    const fnn_optim_options *op = &o->optim;
+    if ((int)op->kind < FNN_SGD || op->kind > FNN_ADAM) {
+        return fnn_fail(err, FNN_ERR_INVALID, "unknown optimizer kind %d",
+                        (int)op->kind);
+    }
+    if (!isfinite(op->learning_rate) || op->learning_rate < 0) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "invalid learning rate %g: expected a finite value "
+                        ">= 0", op->learning_rate);
+    }
+    if ((int)o->schedule < FNN_SCHEDULE_CONSTANT ||
+        o->schedule > FNN_SCHEDULE_COSINE) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "unknown learning-rate schedule %d: expected %d to %d",
+                        (int)o->schedule, FNN_SCHEDULE_CONSTANT,
+                        FNN_SCHEDULE_COSINE);
+    }
+    if (o->schedule == FNN_SCHEDULE_STEP &&
+        (o->step_epochs < 1 || !isfinite(o->step_gamma) ||
+         o->step_gamma < 0)) {
+        return fnn_fail(err, FNN_ERR_INVALID,
+                        "invalid step schedule: step_epochs %d (expected >= "
+                        "1) or step_gamma %g (expected finite, >= 0)",
+                        o->step_epochs, o->step_gamma);
+    }
+    return FNN_OK;
+}
+
 static fnn_status check_train_args(fnn_net *net, const fnn_dataset *train,
                                    const fnn_dataset *test,
                                    const fnn_train_options *o,
@@ -350,7 +381,11 @@ static fnn_status check_train_args(fnn_net *net, const fnn_dataset *train,
                         "invalid epochs %d or batch size %d", o->epochs,
                         o->batch_size);
     }
-    fnn_status s = fnn_check_dataset(net, train, err);
+    fnn_status s = check_schedule(o, err);
+    if (s != FNN_OK) {
+        return s;
+    }
+    s = fnn_check_dataset(net, train, err);
     if (s == FNN_OK && test) {
         s = fnn_check_dataset(net, test, err);
     }
