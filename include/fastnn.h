@@ -463,8 +463,8 @@ fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
 // "training". Identical networks give byte-identical files, whose layout
 // docs/model-format.md describes. An existing file at `path` is replaced
 // whole or, on failure, left as it was. Returns FNN_OK, FNN_ERR_INVALID
-// (NULL network or empty path), FNN_ERR_NOMEM or FNN_ERR_IO, with err
-// naming the path.
+// (NULL network, empty path, or a config_json that is not one complete JSON
+// text), FNN_ERR_NOMEM or FNN_ERR_IO, with err naming the path.
 fnn_status fnn_model_save(const fnn_net *net, const char *path,
                           const char *config_json, fnn_error *err);
 

@@ -174,6 +174,26 @@ static int write_body_cb(FILE *f, void *ctx) {
     return write_body(f, b->net, b->header, b->header_len);
 }
 
+// Rejects a config_json that is not one complete JSON text, because readers
+// of the metadata "training" parse it as JSON.
+static fnn_status check_config_json(const char *path, const char *json,
+                                    fnn_error *err) {
+    if (!json) {
+        return FNN_OK;
+    }
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithOpts(json, &end, 1);
+    if (v) {
+        cJSON_Delete(v);
+        return FNN_OK;
+    }
+    ptrdiff_t at = end ? end - json : 0;
+    return fnn_fail(err, FNN_ERR_INVALID,
+                    "%s: config_json is not valid JSON: error at byte %td "
+                    "(\"%.20s\"): pass a JSON text or NULL",
+                    path, at, json + at);
+}
+
 fnn_status fnn_model_save(const fnn_net *net, const char *path,
                           const char *config_json, fnn_error *err) {
     if (!net || !path || !*path) {
@@ -182,6 +202,10 @@ fnn_status fnn_model_save(const fnn_net *net, const char *path,
     if (!config_json) {
         config_json = net->training_json;
     }
+    fnn_status s = check_config_json(path, config_json, err);
+    if (s != FNN_OK) {
+        return s;
+    }
     size_t header_len = 0;
     char *header = build_header(net, config_json, &header_len);
     if (!header) {
@@ -189,7 +213,7 @@ fnn_status fnn_model_save(const fnn_net *net, const char *path,
                         path);
     }
     model_body body = {net, header, header_len};
-    fnn_status s = fnn_atomic_write(path, write_body_cb, &body, err);
+    s = fnn_atomic_write(path, write_body_cb, &body, err);
     free(header);
     return s;
 }

@@ -258,6 +258,29 @@ static void nonfinite_inputs_rejected(void **state) {
     }
 }
 
+static void save_invalid_config_rejected(void **state) {
+    (void)state;
+    fnn_net *net = small_net(FNN_F32);
+    char path[] = "/tmp/fastnn_test_api_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    const char *bad[3] = {"{\"epochs\": 3", "not json", "{} trailing"};
+    for (int i = 0; i < 3; i++) {
+        fnn_error err = {{0}};
+        assert_int_equal(fnn_model_save(net, path, bad[i], &err),
+                         FNN_ERR_INVALID);
+        assert_message_has(&err, "config_json is not valid JSON");
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    fnn_error err = {{0}};
+    assert_int_equal(fnn_model_save(net, path, "{\"epochs\": 3}", &err),
+                     FNN_OK);
+    unlink(path);
+    fnn_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_without_features_rejected),
@@ -270,6 +293,7 @@ int main(void) {
         cmocka_unit_test(optim_step_nonfinite_rate_rejected),
         cmocka_unit_test(cost_bad_dropout_mode_rejected),
         cmocka_unit_test(nonfinite_inputs_rejected),
+        cmocka_unit_test(save_invalid_config_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
