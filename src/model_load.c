@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+// Maximum number of characters of a JSON value quoted in a message.
+#define JSON_QUOTE_MAX 60
+
 typedef struct tensor_span {
     const char *name;
     int64_t begin, end;
@@ -64,9 +67,9 @@ static fnn_status parse_sizes(loader *ld, const char *text,
         double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (d < 1 || d > (1 << 24) || d != floor(d)) {
             s = fnn_fail(ld->err, FNN_ERR_FORMAT,
-                         "%s: metadata \"sizes\" entry %d is invalid: "
-                         "expected an integer from 1 to %d",
-                         ld->path, i, 1 << 24);
+                         "%s: metadata \"sizes\" is \"%.60s\": entry %d is "
+                         "invalid: expected an integer from 1 to %d",
+                         ld->path, text, i, 1 << 24);
         } else {
             o->sizes[i] = (int)d;
         }
@@ -95,6 +98,29 @@ static fnn_status parse_inits(loader *ld, const char *text, fnn_net *net) {
     }
     cJSON_Delete(a);
     return s;
+}
+
+// Checks the options that fnn_net_alloc would reject, naming the metadata
+// key and its text. v is the metadata strings in read_options' order.
+static fnn_status check_option_ranges(loader *ld, const fnn_net_options *o,
+                                      const char *const *v) {
+    if (o->l2 < 0) {
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: metadata \"l2\" is \"%.30s\": expected a "
+                        "number >= 0", ld->path, v[7]);
+    }
+    if (!(o->keep_prob > 0 && o->keep_prob <= 1)) {
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: metadata \"keep_prob\" is \"%.30s\": expected a "
+                        "number in (0, 1]", ld->path, v[8]);
+    }
+    if (o->loss == FNN_LOSS_SOFTMAX_CE && o->sizes[o->n_layers] < 2) {
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: metadata \"loss\" is \"%.30s\" but \"sizes\" "
+                        "gives %d output: softmax needs at least 2",
+                        ld->path, v[5], o->sizes[o->n_layers]);
+    }
+    return FNN_OK;
 }
 
 // Reads the options from __metadata__.
@@ -158,6 +184,9 @@ static fnn_status read_options(loader *ld, fnn_net_options *o,
     if (s == FNN_OK) {
         s = parse_double(ld, "keep_prob", v[8], &o->keep_prob);
     }
+    if (s == FNN_OK) {
+        s = check_option_ranges(ld, o, v);
+    }
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(meta, "seed");
     if (s == FNN_OK && cJSON_IsString(seed)) {
         o->seed = strtoull(seed->valuestring, NULL, 10);
@@ -177,6 +206,19 @@ static int is_known_dtype(const char *name) {
         }
     }
     return 0;
+}
+
+// Writes the compact JSON text of v into buf, cut to JSON_QUOTE_MAX
+// characters with "..." appended, or "(missing)" for NULL.
+static void json_text(const cJSON *v, char *buf, size_t size) {
+    char *printed = v ? cJSON_PrintUnformatted(v) : NULL;
+    const char *shown = v ? "(unprintable)" : "(missing)";
+    if (printed) {
+        shown = printed;
+    }
+    snprintf(buf, size, "%.*s%s", JSON_QUOTE_MAX, shown,
+             strlen(shown) > JSON_QUOTE_MAX ? "..." : "");
+    free(printed);
 }
 
 static int64_t json_int(const cJSON *v, int *ok) {
@@ -245,7 +287,15 @@ static fnn_status check_tensor(loader *ld, const char *name,
                         ld->path, name, (long long)span->begin,
                         (long long)span->end);
     }
-    if (!ok || span->end > ld->data_len) {
+    if (!ok) {
+        char text[JSON_QUOTE_MAX + 4];
+        json_text(off, text, sizeof text);
+        return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                        "%s: tensor \"%s\" has data_offsets %s: expected "
+                        "[begin, end], two integers from 0 to 2^53",
+                        ld->path, name, text);
+    }
+    if (span->end > ld->data_len) {
         return fnn_fail(ld->err, FNN_ERR_FORMAT,
                         "%s: tensor \"%s\" has data_offsets [%lld, %lld] "
                         "outside the %lld data bytes",
@@ -300,6 +350,125 @@ static fnn_status read_span(loader *ld, const tensor_span *sp, void *dst) {
     return FNN_OK;
 }
 
+// Requires every number in the header JSON to be an integer token (no
+// fraction, no exponent): the only numbers in a safetensors header are
+// shape entries and data_offsets. cJSON keeps no token text, so this scans
+// the raw text, skipping strings. `key` tracks the last string before a
+// colon, which names the field in the message.
+static fnn_status check_numbers(loader *ld, const char *json, size_t n) {
+    const char *key = "";
+    size_t key_len = 0;
+    const char *str = NULL;
+    size_t str_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = json[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < n && json[j] != '"') {
+                j += json[j] == '\\' ? 2 : 1;
+            }
+            str = json + i + 1;
+            str_len = j < n ? j - i - 1 : n - i - 1;
+            i = j;
+        } else if (c == ':') {
+            key = str ? str : "";
+            key_len = str ? str_len : 0;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i;
+            while (j < n && strchr("+-0123456789.eE", json[j])) {
+                j++;
+            }
+            if (memchr(json + i, '.', j - i) || memchr(json + i, 'e', j - i) ||
+                memchr(json + i, 'E', j - i)) {
+                return fnn_fail(ld->err, FNN_ERR_FORMAT,
+                                "%s: header byte %zu: \"%.*s\" contains the "
+                                "number %.*s: expected a JSON integer (no "
+                                "fraction or exponent)",
+                                ld->path, 8 + i, (int)(key_len < 40 ? key_len
+                                                                   : 40),
+                                key, (int)(j - i < 40 ? j - i : 40), json + i);
+            }
+            i = j - 1;
+        }
+    }
+    return FNN_OK;
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// Rejects an object, at any depth, that repeats a key: cJSON keeps both and
+// its lookups return the first, so a second value would be ignored.
+static fnn_status check_duplicates(loader *ld, const cJSON *v) {
+    int n = 0;
+    for (const cJSON *c = v ? v->child : NULL; c; c = c->next) {
+        n++;
+    }
+    if (n == 0) {
+        return FNN_OK;
+    }
+    fnn_status s = FNN_OK;
+    if (cJSON_IsObject(v)) {
+        const char **names = malloc((size_t)n * sizeof *names);
+        if (!names) {
+            return fnn_fail(ld->err, FNN_ERR_NOMEM, "%s: out of memory",
+                            ld->path);
+        }
+        int i = 0;
+        for (const cJSON *c = v->child; c; c = c->next) {
+            names[i++] = c->string ? c->string : "";
+        }
+        qsort(names, (size_t)n, sizeof *names, name_cmp);
+        for (i = 1; s == FNN_OK && i < n; i++) {
+            if (strcmp(names[i - 1], names[i]) == 0) {
+                s = fnn_fail(ld->err, FNN_ERR_FORMAT,
+                             "%s: duplicate key \"%.60s\" in %s%.60s%s",
+                             ld->path, names[i],
+                             v->string ? "\"" : "the header",
+                             v->string ? v->string : "",
+                             v->string ? "\"" : "");
+            }
+        }
+        free(names);
+    }
+    for (const cJSON *c = v->child; s == FNN_OK && c; c = c->next) {
+        s = check_duplicates(ld, c);
+    }
+    return s;
+}
+
+// Parses the n header bytes at json into ld->root, allowing only space
+// padding after the JSON object.
+static fnn_status parse_header_json(loader *ld, const char *json, size_t n) {
+    fnn_status s = check_numbers(ld, json, n);
+    const char *end = json;
+    if (s == FNN_OK) {
+        ld->root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
+    }
+    if (s == FNN_OK && !cJSON_IsObject(ld->root)) {
+        s = fnn_fail(ld->err, FNN_ERR_FORMAT,
+                     "%s: the %llu-byte header is not a JSON object",
+                     ld->path, (unsigned long long)n);
+    }
+    size_t at = (size_t)(end - json);
+    while (s == FNN_OK && at < n && json[at] == ' ') {
+        at++;
+    }
+    if (s == FNN_OK && at < n) {
+        // The header is padded with spaces only, so any other byte after
+        // the JSON object is damage.
+        s = fnn_fail(ld->err, FNN_ERR_FORMAT,
+                     "%s: unexpected byte 0x%02x at byte %zu after the header "
+                     "JSON: only spaces may pad the header",
+                     ld->path, (unsigned char)json[at], 8 + at);
+    }
+    if (s == FNN_OK) {
+        s = check_duplicates(ld, ld->root);
+    }
+    return s;
+}
+
 static fnn_status read_header(loader *ld) {
     struct stat st;
     unsigned char b[8];
@@ -333,12 +502,10 @@ static fnn_status read_header(loader *ld) {
         return fnn_fail(ld->err, FNN_ERR_IO, "%s: cannot read the header",
                         ld->path);
     }
-    ld->root = cJSON_ParseWithLength(json, (size_t)n);
+    fnn_status s = parse_header_json(ld, json, (size_t)n);
     free(json);
-    if (!cJSON_IsObject(ld->root)) {
-        return fnn_fail(ld->err, FNN_ERR_FORMAT,
-                        "%s: the %llu-byte header is not a JSON object",
-                        ld->path, (unsigned long long)n);
+    if (s != FNN_OK) {
+        return s;
     }
     ld->data_start = 8 + (int64_t)n;
     ld->data_len = (int64_t)st.st_size - ld->data_start;

@@ -130,6 +130,23 @@ static void valid_file_predicts_by_hand(void **state) {
     fnn_net_free(net);
 }
 
+// The format pads the header JSON with spaces, so they must load.
+static void space_padding_accepted(void **state) {
+    (void)state;
+    model_data d = base_data();
+    unsigned char data[DATA_LEN];
+    pack(&d, data);
+    char *header = replace(BASE_HEADER, "[28,44]}}", "[28,44]}}     ");
+    write_file(path, header, 0, data, DATA_LEN);
+    free(header);
+    fnn_error err = {{0}};
+    fnn_status s;
+    fnn_net *net = fnn_model_load(path, &err, &s);
+    assert_int_equal(s, FNN_OK);
+    assert_non_null(net);
+    fnn_net_free(net);
+}
+
 // One damaged file: `old` -> `new` in the header (old NULL: header kept),
 // a change to the data, the bytes written, and the expected result.
 typedef struct reject_case {
@@ -191,7 +208,38 @@ static const reject_case CASES[] = {
     {"negative shape", "\"shape\":[1,2]", "\"shape\":[-1,-2]", NULL, DATA_LEN,
      0, FNN_ERR_FORMAT, "shape entry 0 is -1: expected a non-negative"},
     {"overflowing shape", "\"shape\":[1,2]", "\"shape\":[1,1e300]", NULL,
-     DATA_LEN, 0, FNN_ERR_FORMAT, "shape entry 1 is 1e+300"},
+     DATA_LEN, 0, FNN_ERR_FORMAT,
+     "\"shape\" contains the number 1e300: expected a JSON integer"},
+    {"fractional shape", "\"shape\":[1,2]", "\"shape\":[1.0,2]", NULL,
+     DATA_LEN, 0, FNN_ERR_FORMAT,
+     "\"shape\" contains the number 1.0: expected a JSON integer"},
+    {"offsets as strings", OFFS(0, 8), "\"data_offsets\":[\"0\",\"8\"]",
+     NULL, DATA_LEN, 0, FNN_ERR_FORMAT,
+     "\"layers.0.weight\" has data_offsets [\"0\",\"8\"]: expected"},
+    {"offsets as fractions", OFFS(0, 8), OFFS(0.0, 8.5), NULL, DATA_LEN, 0,
+     FNN_ERR_FORMAT, "\"data_offsets\" contains the number 0.0"},
+    {"three offsets", OFFS(0, 8), "\"data_offsets\":[0,8,64]", NULL,
+     DATA_LEN, 0, FNN_ERR_FORMAT, "has data_offsets [0,8,64]: expected"},
+    // 2^64 - 1 is beyond a double's integers, so cJSON rounds it to 2^64.
+    {"offset beyond 2^53", OFFS(0, 8), OFFS(18446744073709551615, 8), NULL,
+     DATA_LEN, 0, FNN_ERR_FORMAT,
+     "has data_offsets [1.8446744073709552e+19,8]: expected"},
+    {"garbage after the header", "[28,44]}}", "[28,44]}} x", NULL, DATA_LEN,
+     0, FNN_ERR_FORMAT,
+     "unexpected byte 0x78 at byte 512 after the header JSON"},
+    {"duplicate metadata key", "\"l2\":\"0\",", "\"l2\":\"0\",\"l2\":\"5\",",
+     NULL, DATA_LEN, 0, FNN_ERR_FORMAT,
+     "duplicate key \"l2\" in \"__metadata__\""},
+    {"duplicate tensor", "\"layers.0.bias\":{",
+     "\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],"
+     "\"data_offsets\":[8,12]},\"layers.0.bias\":{",
+     NULL, DATA_LEN, 0, FNN_ERR_FORMAT,
+     "duplicate key \"layers.0.bias\" in the header"},
+    {"negative l2", "\"l2\":\"0\"", "\"l2\":\"-1\"", NULL, DATA_LEN, 0,
+     FNN_ERR_FORMAT, "metadata \"l2\" is \"-1\": expected a number >= 0"},
+    {"keep_prob zero", "\"keep_prob\":\"1\"", "\"keep_prob\":\"0\"", NULL,
+     DATA_LEN, 0, FNN_ERR_FORMAT,
+     "metadata \"keep_prob\" is \"0\": expected a number in (0, 1]"},
     // (2^24 + 1) 2^24 parameters per layer, two layers, 4 bytes each.
     {"overflowing layer sizes", "\"sizes\":\"[2,1]\"",
      "\"sizes\":\"[16777216,16777216,16777216]\"", NULL, DATA_LEN, 0,
@@ -199,7 +247,7 @@ static const reject_case CASES[] = {
                      "has 44"},
     {"layer size out of range", "\"sizes\":\"[2,1]\"",
      "\"sizes\":\"[2,-1]\"", NULL, DATA_LEN, 0, FNN_ERR_FORMAT,
-     "metadata \"sizes\" entry 1 is invalid"},
+     "metadata \"sizes\" is \"[2,-1]\": entry 1 is invalid"},
     {"missing tensor", "\"layers.0.bias\"", "\"layers.0.bias_\"", NULL,
      DATA_LEN, 0, FNN_ERR_FORMAT, "tensor \"layers.0.bias\" is missing"},
     {"missing normalization", "\"normalize.std\"", "\"normalize.sd\"", NULL,
@@ -261,6 +309,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(valid_file_predicts_by_hand,
                                         make_path, remove_path),
+        cmocka_unit_test_setup_teardown(space_padding_accepted, make_path,
+                                        remove_path),
         cmocka_unit_test_setup_teardown(damaged_files_rejected, make_path,
                                         remove_path),
     };
