@@ -192,10 +192,14 @@ fnn_csv_options fnn_csv_options_default(void);
 // CRLF line ends into a data set of float32 features [rows, columns - 1] and
 // one label per row (labels NULL with FNN_CSV_NO_LABEL); opts may
 // be NULL for the defaults. The caller owns the result and frees it with
-// fnn_dataset_free. Returns NULL on failure with status FNN_ERR_IO,
-// FNN_ERR_FORMAT (a non-numeric or non-finite field, a ragged row, no data),
-// FNN_ERR_INVALID (a bad option or label column) or FNN_ERR_NOMEM, and err
-// naming the line, the column and the value.
+// fnn_dataset_free. Fields are decimal numbers as strtod reads them in the
+// C locale; hexadecimal floats ("0x1p3") are rejected. A nonzero value below
+// FLT_MIN (1.2e-38) in magnitude becomes a float32 subnormal or 0 without
+// an error. Returns NULL on failure with status FNN_ERR_IO, FNN_ERR_FORMAT
+// (a non-numeric or non-finite field, a ragged row, no data, CR-only line
+// ends), FNN_ERR_INVALID (a bad option or label column) or FNN_ERR_NOMEM,
+// and err naming the line, the column and the value, with bytes outside
+// printable ASCII written as \xNN.
 fnn_dataset *fnn_csv_read(const char *path, const fnn_csv_options *opts,
                           fnn_error *err, fnn_status *status);
 

@@ -156,6 +156,23 @@ static void csv_format_column(const csv_reader *r, int col, char *buf,
     }
 }
 
+// Copies up to CSV_QUOTE_MAX bytes of field into buf [4 CSV_QUOTE_MAX + 4]
+// for a message, writing bytes outside printable ASCII as \xNN so that a
+// control byte shows, and "..." when the field is longer.
+static void csv_escape(const char *field, char *buf) {
+    size_t n = 0;
+    size_t i = 0;
+    for (; field[i] != '\0' && i < CSV_QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)field[i];
+        if (c >= 0x20 && c < 0x7f) {
+            buf[n++] = (char)c;
+        } else {
+            n += (size_t)sprintf(buf + n, "\\x%02X", c);
+        }
+    }
+    strcpy(buf + n, field[i] != '\0' ? "..." : "");
+}
+
 static fnn_status csv_field_error(const csv_reader *r, int col,
                                   const char *problem, const char *expected) {
     char column[CSV_QUOTE_MAX + 32];
@@ -166,18 +183,21 @@ static fnn_status csv_field_error(const csv_reader *r, int col,
                         "%s: line %lld, %s: empty field: expected %s", r->path,
                         (long long)r->line_no, column, expected);
     }
-    return fnn_fail(
-        r->err, FNN_ERR_FORMAT, "%s: line %lld, %s: %s \"%.*s\"%s: expected %s",
-        r->path, (long long)r->line_no, column, problem, CSV_QUOTE_MAX, field,
-        strlen(field) > CSV_QUOTE_MAX ? "..." : "", expected);
+    char quoted[4 * CSV_QUOTE_MAX + 4];
+    csv_escape(field, quoted);
+    return fnn_fail(r->err, FNN_ERR_FORMAT,
+                    "%s: line %lld, %s: %s \"%s\": expected %s", r->path,
+                    (long long)r->line_no, column, problem, quoted, expected);
 }
 
-// Returns 1 when the whole field parses as a number, which goes to *out.
+// Returns 1 when the whole field parses as a decimal number, which goes to
+// *out. strtod also reads hexadecimal floats ("0x1p3"), which are rejected
+// here so that messages can promise a decimal value.
 // NOTE: strtod follows the C locale's decimal point. The library never calls
 // setlocale, but a host program that sets a comma locale breaks parsing.
 static int csv_parse_double(const char *field, double *out) {
     char *end = NULL;
-    if (*field == '\0') {
+    if (*field == '\0' || strpbrk(field, "xX")) {
         return 0;
     }
     *out = strtod(field, &end);
@@ -375,6 +395,14 @@ static fnn_status csv_parse_line(csv_reader *r, char *line, size_t len) {
     }
     if (len > 0 && line[len - 1] == '\r') {
         line[--len] = '\0';
+    }
+    const char *cr = memchr(line, '\r', len);
+    if (cr) {
+        return fnn_fail(r->err, FNN_ERR_FORMAT,
+                        "%s: line %lld contains a carriage return at "
+                        "character %td: the file uses CR-only line ends, "
+                        "which are not supported: convert them to LF",
+                        r->path, (long long)r->line_no, cr - line + 1);
     }
     // A UTF-8 byte order mark, as some spreadsheets write, is not data.
     if (r->line_no == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) {

@@ -316,6 +316,49 @@ static void csv_invalid_number_rejected(void **state) {
     expect_message(&err, "invalid number \"1 5\"");
 }
 
+// strtod reads hexadecimal floats, but the message promises a decimal value.
+static void csv_hex_float_rejected(void **state) {
+    (void)state;
+    fnn_error err;
+    read_fails("hex.csv", "1,2,0\n0x1p3,1,1\n", NULL, FNN_ERR_FORMAT, &err);
+    expect_message(&err, "line 2, column 1:");
+    expect_message(&err, "invalid number \"0x1p3\": expected a finite decimal");
+    read_fails("hexlabel.csv", "1,2,0\n3,1,0X1\n", NULL, FNN_ERR_FORMAT, &err);
+    expect_message(&err, "invalid number \"0X1\"");
+}
+
+// Below FLT_MIN float32 keeps a subnormal (1e-40) or rounds to 0 (1e-320).
+static void csv_tiny_values_kept(void **state) {
+    (void)state;
+    char path[PATH_MAX];
+    write_text(path, "tiny.csv", "1e-40,1e-320,0\n");
+    fnn_dataset *ds = read_ok(path, NULL);
+    assert_true(ds->f32[0] == 1e-40f);
+    assert_true(ds->f32[0] > 0.0f);
+    assert_true(ds->f32[1] == 0.0f);
+    fnn_dataset_free(ds);
+}
+
+static void csv_cr_only_rejected(void **state) {
+    (void)state;
+    fnn_error err;
+    read_fails("cr.csv", "a,b,label\r1,2,0\r3,3,1\r", NULL, FNN_ERR_FORMAT,
+               &err);
+    expect_message(&err, "cr.csv: line 1 contains a carriage return at "
+                         "character 10");
+    expect_message(&err, "CR-only line ends, which are not supported");
+}
+
+// A control byte in a field is shown as \xNN instead of hiding in the text.
+static void csv_control_byte_escaped(void **state) {
+    (void)state;
+    fnn_error err;
+    read_fails("ctrl.csv", "1,2,0\n3\x01,1,1\n", NULL, FNN_ERR_FORMAT, &err);
+    expect_message(&err, "invalid number \"3\\x01\"");
+    read_fails("high.csv", "1,2,0\n\xff" "7,1,1\n", NULL, FNN_ERR_FORMAT, &err);
+    expect_message(&err, "invalid number \"\\xFF7\"");
+}
+
 static void csv_non_finite_rejected(void **state) {
     (void)state;
     static const char *const values[] = {"nan", "inf", "-inf", "1e999",
@@ -518,6 +561,10 @@ int main(void) {
         cmocka_unit_test(csv_get_rows_copies),
         cmocka_unit_test(csv_many_rows),
         cmocka_unit_test(csv_invalid_number_rejected),
+        cmocka_unit_test(csv_hex_float_rejected),
+        cmocka_unit_test(csv_tiny_values_kept),
+        cmocka_unit_test(csv_cr_only_rejected),
+        cmocka_unit_test(csv_control_byte_escaped),
         cmocka_unit_test(csv_non_finite_rejected),
         cmocka_unit_test(csv_empty_field_rejected),
         cmocka_unit_test(csv_ragged_row_rejected),
