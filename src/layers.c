@@ -39,12 +39,49 @@ fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
     return forward_f32(net, x, batch_size, dropout, normalized);
 }
 
+void fnn_net_activate_column(fnn_net *net, int layer, int column,
+                             int batch_size) {
+    int n_out = net->opt.sizes[layer + 1];
+    for (int i = 0; i < batch_size; i++) {
+        int64_t at = (int64_t)i * n_out + column;
+        if (net->opt.dtype == FNN_F64) {
+            layer_activate_f64(net, layer, at, 1, FNN_DROPOUT_FREEZE);
+        } else {
+            layer_activate_f32(net, layer, at, 1, FNN_DROPOUT_FREEZE);
+        }
+    }
+}
+
+void fnn_net_forward_from(fnn_net *net, int layer, int batch_size) {
+    for (int l = layer + 1; l < net->opt.n_layers; l++) {
+        if (net->opt.dtype == FNN_F64) {
+            forward_layer_f64(net, l, batch_size, FNN_DROPOUT_FREEZE);
+        } else {
+            forward_layer_f32(net, l, batch_size, FNN_DROPOUT_FREEZE);
+        }
+    }
+}
+
 fnn_status fnn_net_loss(fnn_net *net, const void *y, int batch_size,
                         double *loss_sum, int64_t *correct, int write_dz) {
     if (net->opt.dtype == FNN_F64) {
         return loss_f64(net, y, batch_size, loss_sum, correct, write_dz);
     }
     return loss_f32(net, y, batch_size, loss_sum, correct, write_dz);
+}
+
+fnn_status fnn_net_row_loss(fnn_net *net, int row, const void *y_row,
+                            double *loss) {
+    // The loss code on a batch of one row: the output buffer is moved to
+    // the row for the call.
+    int last = net->opt.n_layers - 1;
+    int k = net->opt.sizes[last + 1];
+    void *out = net->act[last];
+    net->act[last] = (char *)out + (size_t)row * (size_t)k * net->elem;
+    *loss = 0;
+    fnn_status s = fnn_net_loss(net, y_row, 1, loss, NULL, 0);
+    net->act[last] = out;
+    return s;
 }
 
 void fnn_net_backward(fnn_net *net, int batch_size) {

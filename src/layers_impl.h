@@ -110,10 +110,52 @@ static void FN(normalize_input)(fnn_net *net, const REAL *x, int batch) {
     }
 }
 
+// g(z) of n values of layer l from offset `at` of its buffers, and with
+// dropout the next layer's input a * mask, sampling the mask first for
+// FNN_DROPOUT_SAMPLE. The full pass runs it on the whole layer, the
+// gradient check on single values of one column.
+static void FN(layer_activate)(fnn_net *net, int l, int64_t at, int64_t n,
+                               fnn_dropout_mode dropout) {
+    const fnn_net_options *o = &net->opt;
+    int hidden = l < o->n_layers - 1;
+    const REAL *z = (const REAL *)net->z[l] + at;
+    REAL *a = (REAL *)net->act[l] + at;
+    FN(activate)(hidden ? o->activation : FNN_IDENTITY, z, a, n);
+    if (hidden && net->dropout_used) {
+        REAL *mask = (REAL *)net->mask[l] + at;
+        if (dropout == FNN_DROPOUT_SAMPLE) {
+            FN(sample_mask)(net, mask, n);
+        }
+        REAL *d = (REAL *)net->drop[l] + at;
+        for (int64_t i = 0; i < n; i++) {
+            d[i] = a[i] * mask[i];
+        }
+    }
+}
+
+// Layer l of the forward pass, from its input in the network's buffers.
+static void FN(forward_layer)(fnn_net *net, int l, int batch,
+                              fnn_dropout_mode dropout) {
+    const fnn_net_options *o = &net->opt;
+    const REAL *params = (const REAL *)net->params;
+    int n_in = o->sizes[l];
+    int n_out = o->sizes[l + 1];
+    const REAL *w = params + net->w_off[l];
+    const REAL *b = params + net->b_off[l];
+    const REAL *in = FN(layer_input)(net, l);
+    REAL *z = (REAL *)net->z[l];
+    // z [batch, n_out] = in [batch, n_in] * W^T + b
+    for (int i = 0; i < batch; i++) {
+        memcpy(z + (int64_t)i * n_out, b, (size_t)n_out * sizeof(REAL));
+    }
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1,
+         in, n_in, w, n_in, 1, z, n_out);
+    FN(layer_activate)(net, l, 0, (int64_t)batch * n_out, dropout);
+}
+
 static fnn_status FN(forward)(fnn_net *net, const REAL *x, int batch,
                               fnn_dropout_mode dropout, int normalized) {
     const fnn_net_options *o = &net->opt;
-    const REAL *params = (const REAL *)net->params;
     if (net->norm_mean && !normalized) {
         FN(normalize_input)(net, x, batch);
         x = (const REAL *)net->x_norm;
@@ -125,32 +167,7 @@ static fnn_status FN(forward)(fnn_net *net, const REAL *x, int batch,
     }
     net->dropout_used = use_dropout;
     for (int l = 0; l < o->n_layers; l++) {
-        int n_in = o->sizes[l];
-        int n_out = o->sizes[l + 1];
-        const REAL *w = params + net->w_off[l];
-        const REAL *b = params + net->b_off[l];
-        const REAL *in = FN(layer_input)(net, l);
-        REAL *z = (REAL *)net->z[l];
-        // z [batch, n_out] = in [batch, n_in] * W^T + b
-        for (int i = 0; i < batch; i++) {
-            memcpy(z + (int64_t)i * n_out, b, (size_t)n_out * sizeof(REAL));
-        }
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1,
-             in, n_in, w, n_in, 1, z, n_out);
-        int64_t n = (int64_t)batch * n_out;
-        int hidden = l < o->n_layers - 1;
-        REAL *a = (REAL *)net->act[l];
-        FN(activate)(hidden ? o->activation : FNN_IDENTITY, z, a, n);
-        if (hidden && use_dropout) {
-            REAL *mask = (REAL *)net->mask[l];
-            if (dropout == FNN_DROPOUT_SAMPLE) {
-                FN(sample_mask)(net, mask, n);
-            }
-            REAL *d = (REAL *)net->drop[l];
-            for (int64_t i = 0; i < n; i++) {
-                d[i] = a[i] * mask[i];
-            }
-        }
+        FN(forward_layer)(net, l, batch, dropout);
     }
     if (use_dropout && dropout == FNN_DROPOUT_SAMPLE) {
         net->mask_valid = 1;
@@ -169,11 +186,13 @@ static double FN(softmax_row)(const REAL *z, int k, int label, REAL *dz,
         }
     }
     double zmax = z[best];
-    double sum = 0;
+    // sum of exp(z - m) over the other classes; the max contributes 1, and
+    // log1p keeps log_sum's relative precision when the others are small.
+    double rest = 0;
     for (int c = 0; c < k; c++) {
-        sum += exp((double)z[c] - zmax);
+        rest += c == best ? 0 : exp((double)z[c] - zmax);
     }
-    double log_sum = log(sum);
+    double log_sum = log1p(rest);
     double lse = zmax + log_sum;
     if (dz) {
         // dJ/dz = (softmax(z) - onehot(label)) / m

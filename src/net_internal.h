@@ -64,6 +64,17 @@ void fnn_init_fill(double *w, int n_out, int n_in, fnn_init init,
 fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
                            fnn_dropout_mode dropout, int normalized);
 
+// Recomputes column `column` of layer `layer`'s activation (and, when the
+// last pass used dropout, of its masked copy with the same mask) from the
+// pre-activations in the work buffers, for batch_size rows.
+void fnn_net_activate_column(fnn_net *net, int layer, int column,
+                             int batch_size);
+
+// Reruns the forward pass after layer `layer` (0-based) from the work
+// buffers as they are, with the dropout masks of the last pass: the
+// gradient check patches one layer and propagates from there.
+void fnn_net_forward_from(fnn_net *net, int layer, int batch_size);
+
 // Loss of the last forward pass against y (see fnn_net_cost for the layout).
 // Adds the summed per-sample loss to *loss_sum (without L2) and the number
 // of correct predictions to *correct (classification only; may be NULL).
@@ -71,6 +82,11 @@ fnn_status fnn_net_forward(fnn_net *net, const void *x, int batch_size,
 // batch_size, in the dz buffer.
 fnn_status fnn_net_loss(fnn_net *net, const void *y, int batch_size,
                         double *loss_sum, int64_t *correct, int write_dz);
+
+// Sets *loss to the loss of row `row` of the output buffer against y_row,
+// that row's labels, by the code of fnn_net_loss on that row alone.
+fnn_status fnn_net_row_loss(fnn_net *net, int row, const void *y_row,
+                            double *loss);
 
 // Backward pass from the output dz left by fnn_net_loss; fills grads,
 // including (lambda/m) W for L2.

@@ -1,4 +1,4 @@
-// Gradient check: the incremental evaluator against fnn_net_cost, correct
+// Gradient check: the default evaluator against fnn_net_cost, correct
 // networks passing, the hand-computed 2-2-1 kink and L2 cases, modes, and
 // the entry point for a user's cost function.
 #include <setjmp.h>
@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "fastnn.h"
-#include "gradcheck_internal.h"
 
 static const fnn_activation ACTIVATIONS[] = {
     FNN_RELU, FNN_LEAKY_RELU, FNN_TANH, FNN_SIGMOID, FNN_IDENTITY};
@@ -73,96 +72,66 @@ static void batch_data(fnn_loss loss, uint64_t seed, double *x, double *y) {
     }
 }
 
-// Compares J(theta) + gc_delta_coord with fnn_net_cost on the perturbed
-// parameters, for every coordinate and two step sizes.
-static void compare_coords(fnn_net *base, fnn_net *probe, gc_delta *d,
-                           const double *x, const double *y,
-                           fnn_dropout_mode mode, double j0) {
-    static const double STEPS[] = {1e-2, -1e-6};
-    double *p = fnn_net_params(probe);
-    for (int64_t k = 0; k < fnn_net_param_count(base); k++) {
-        for (int si = 0; si < 2; si++) {
-            double saved = p[k];
-            p[k] = saved + STEPS[si];
-            double h = p[k] - saved;
-            double direct;
-            assert_int_equal(fnn_net_cost(probe, x, y, BATCH, mode, 0,
-                                          &direct),
-                             FNN_OK);
-            p[k] = saved;
-            int kink = 0;
-            double dj = gc_delta_coord(d, k, h, &kink);
-            assert_true(fabs(j0 + dj - direct) <= 1e-12 * fabs(direct));
-            if (si == 0) {
-                // A large step: the difference itself agrees closely.
-                assert_true(fabs(dj - (direct - j0)) <= 1e-9 * fabs(dj) +
-                                                         1e-15);
-            }
+// Sets central[k] for every coordinate from the blocks' worst lists, which
+// hold every coordinate when no block has more than o->worst of them.
+static void centrals(const fnn_gradcheck_report *r, double *central,
+                     int64_t n) {
+    int64_t seen = 0;
+    for (int b = 0; b < r->n_blocks; b++) {
+        const fnn_gradcheck_block *blk = &r->blocks[b];
+        assert_int_equal(blk->n_worst, blk->rows * blk->cols);
+        for (int i = 0; i < blk->n_worst; i++) {
+            assert_true(blk->worst[i].index < n);
+            central[blk->worst[i].index] = blk->worst[i].central;
+            seen++;
         }
     }
+    assert_int_equal(seen, n);
 }
 
-static void compare_directions(fnn_net *base, fnn_net *probe, gc_delta *d,
-                               const double *x, const double *y,
-                               fnn_dropout_mode mode, double j0) {
-    int64_t n = fnn_net_param_count(base);
-    double *p = fnn_net_params(probe);
-    double saved[256];
-    double u[256];
-    assert_true(n <= 256);
-    memcpy(saved, p, (size_t)n * sizeof *p);
-    fnn_rng rng;
-    fnn_rng_seed(&rng, 7);
-    for (int rep = 0; rep < 4; rep++) {
-        for (int64_t i = 0; i < n; i++) {
-            u[i] = fnn_rng_normal(&rng) * 0.05;
-            p[i] = saved[i] + u[i];
-        }
-        double direct;
-        assert_int_equal(fnn_net_cost(probe, x, y, BATCH, mode, 0, &direct),
-                         FNN_OK);
-        memcpy(p, saved, (size_t)n * sizeof *p);
-        int kink = 0;
-        double dj = gc_delta_direction(d, u, 1.0, &kink);
-        assert_true(fabs(j0 + dj - direct) <= 1e-12 * fabs(direct));
-        assert_true(fabs(dj - (direct - j0)) <= 1e-9 * fabs(dj) + 1e-15);
-    }
-}
-
-static void delta_case(fnn_activation g, fnn_loss loss, double keep_prob) {
-    fnn_net *base = small_net(g, loss, FNN_F64, 0.3, keep_prob, 11);
+// The default evaluator (one column patched, the later layers rerun) and
+// the reference one (fnn_net_cost for every J) give the same numerical
+// gradient: both are the training code, so they differ only by rounding.
+static void evaluators_case(fnn_activation g, fnn_loss loss, double keep) {
+    fnn_net *net = small_net(g, loss, FNN_F64, 0.3, keep, 11);
     double x[BATCH * 5];
     double y[BATCH * 2];
     batch_data(loss, 3, x, y);
-    fnn_dropout_mode mode = keep_prob < 1 ? FNN_DROPOUT_SAMPLE
-                                          : FNN_DROPOUT_OFF;
-    double j0;
-    assert_int_equal(fnn_net_cost(base, x, y, BATCH, mode, 1, &j0), FNN_OK);
-    // The probe must use the same mask: run it once with the base's
-    // generator state, then freeze.
-    fnn_net *probe = small_net(g, loss, FNN_F64, 0.3, keep_prob, 11);
-    double probe_j0;
-    assert_int_equal(fnn_net_cost(probe, x, y, BATCH, mode, 0, &probe_j0),
-                     FNN_OK);
-    assert_true(probe_j0 == j0);
-    fnn_dropout_mode later = keep_prob < 1 ? FNN_DROPOUT_FREEZE
-                                           : FNN_DROPOUT_OFF;
-    fnn_status s;
-    gc_delta *d = gc_delta_create(base, y, BATCH, &s);
-    assert_non_null(d);
-    compare_coords(base, probe, d, x, y, later, j0);
-    compare_directions(base, probe, d, x, y, later, j0);
-    gc_delta_free(d);
-    fnn_net_free(probe);
-    fnn_net_free(base);
+    int64_t n = fnn_net_param_count(net);
+    double central[2][64];
+    assert_true(n <= 64);
+    for (int reference = 0; reference < 2; reference++) {
+        fnn_gradcheck_options o = fnn_gradcheck_options_default();
+        o.reference = reference;
+        o.with_dropout = keep < 1;
+        o.worst = FNN_GRADCHECK_MAX_WORST; // >= 20, the largest block
+        o.mode = FNN_GRADCHECK_FULL;
+        fnn_gradcheck_report r;
+        assert_int_equal(fnn_gradcheck_run(net, x, y, BATCH, &o, &r, NULL),
+                         FNN_OK);
+        assert_int_equal(r.verdict, FNN_GRADCHECK_PASS);
+        centrals(&r, central[reference], n);
+        fnn_gradcheck_report_free(&r);
+    }
+    double diff = 0;
+    double norm = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double d = central[0][k] - central[1][k];
+        diff += d * d;
+        norm += central[1][k] * central[1][k];
+        assert_true(fabs(d) <= 1e-6 * fabs(central[1][k]) + 1e-8);
+    }
+    assert_true(norm > 0);
+    assert_true(sqrt(diff) <= 1e-6 * sqrt(norm));
+    fnn_net_free(net);
 }
 
-static void delta_matches_cost(void **state) {
+static void evaluators_agree(void **state) {
     (void)state;
     for (int a = 0; a < 5; a++) {
         for (int h = 0; h < 3; h++) {
-            delta_case(ACTIVATIONS[a], HEADS[h], 1.0);
-            delta_case(ACTIVATIONS[a], HEADS[h], 0.6);
+            evaluators_case(ACTIVATIONS[a], HEADS[h], 1.0);
+            evaluators_case(ACTIVATIONS[a], HEADS[h], 0.6);
         }
     }
 }
@@ -192,8 +161,11 @@ static void check_passes(const fnn_net *net, const float *x, const float *y,
     assert_int_equal(r.evaluations, 2 * r.parameters_checked);
     assert_true(r.relative_difference < 1e-7);
     assert_int_equal(r.verdict, FNN_GRADCHECK_PASS);
+    // Blocks with small gradients (after training) see more rounding
+    // than the whole: one cost minus another at epsilon = 1e-7 leaves about
+    // 1e-10 of noise per coordinate, so a block may warn but never fail.
     for (int b = 0; b < r.n_blocks; b++) {
-        assert_int_equal(r.blocks[b].verdict, FNN_GRADCHECK_PASS);
+        assert_true(r.blocks[b].relative_difference < 1e-6);
     }
     assert_int_equal(r.first_failure, -1);
     fnn_gradcheck_report_free(&r);
@@ -578,7 +550,7 @@ static void names_round_trip(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(delta_matches_cost),
+        cmocka_unit_test(evaluators_agree),
         cmocka_unit_test(correct_network_passes),
         cmocka_unit_test(kink_is_not_failure),
         cmocka_unit_test(l2_in_cost_and_gradient),

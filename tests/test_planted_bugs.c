@@ -153,7 +153,7 @@ static int read_fashion(int n, float *x, float *y) {
 
 // The benchmark setting, 784-64-10 with L2 on 32 Fashion-MNIST images: the
 // directions mode with its default K catches the L2 gradient off by a
-// factor of 2 in every layer or in layers.0, and passes without the bug.
+// factor of 2 in every layer or in layers.0, and does not fail without it.
 static void directions_catch_l2_doubled(void **state) {
     (void)state;
     enum { M = 32 };
@@ -188,8 +188,14 @@ static void directions_catch_l2_doubled(void **state) {
                       layer,
                       r.relative_difference);
         assert_int_equal(r.parameters_checked, go.directions);
-        assert_int_equal(r.verdict, layer < -1 ? FNN_GRADCHECK_PASS
-                                               : FNN_GRADCHECK_FAIL);
+        // Without the bug: a step of epsilon along a unit direction of
+        // 50890 parameters moves each by about 4e-10, so rounding in the
+        // two full costs leaves about 2e-7: a warn, never a failure.
+        if (layer < -1) {
+            assert_true(r.relative_difference < 1e-6);
+        } else {
+            assert_int_equal(r.verdict, FNN_GRADCHECK_FAIL);
+        }
         fnn_gradcheck_report_free(&r);
         fnn_net_free(net);
     }
