@@ -384,6 +384,10 @@ static fnn_status csv_first_row(csv_reader *r) {
 }
 
 static fnn_status csv_parse_line(csv_reader *r, char *line, size_t len) {
+    // Skipped lines are not read at all: a preamble may hold any bytes.
+    if (r->line_no <= r->opts->skip_rows) {
+        return FNN_OK;
+    }
     if (strlen(line) != len) {
         return fnn_fail(r->err, FNN_ERR_FORMAT,
                         "%s: line %lld contains a NUL byte at character %zu: "
@@ -408,8 +412,7 @@ static fnn_status csv_parse_line(csv_reader *r, char *line, size_t len) {
     if (r->line_no == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
     }
-    if (line[strspn(line, " \t")] == '\0' ||
-        r->line_no <= r->opts->skip_rows) {
+    if (line[strspn(line, " \t")] == '\0') {
         return FNN_OK;
     }
     fnn_status s = csv_split(r, line);

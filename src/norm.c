@@ -75,7 +75,8 @@ void fnn_norm_finish(fnn_norm *norm) {
 }
 
 fnn_norm *fnn_norm_fit(const fnn_dataset *ds, fnn_status *status) {
-    if (!ds || ds->n_rows <= 0 || ds->n_features <= 0) {
+    if (!ds || ds->n_rows <= 0 || ds->n_features <= 0 ||
+        (!ds->f32 && !ds->u8)) {
         fnn_set_status(status, FNN_ERR_INVALID);
         return NULL;
     }

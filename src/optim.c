@@ -71,7 +71,7 @@ void fnn_optim_free(fnn_optim *opt) {
 }
 
 int64_t fnn_optim_steps(const fnn_optim *opt) {
-    return opt->steps;
+    return opt ? opt->steps : 0;
 }
 
 // The state has the parameters' type, as in PyTorch, so the float32 update

@@ -165,10 +165,10 @@ fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
     }
     double loss_sum = 0;
     int64_t correct = 0;
-    for (int64_t first = 0; first < ds->n_rows && s == FNN_OK;
-         first += rows) {
-        int count = (int)(ds->n_rows - first < rows ? ds->n_rows - first
-                                                    : rows);
+    int64_t first = 0;
+    int count = 0;
+    for (; first < ds->n_rows && s == FNN_OK; first += count) {
+        count = (int)(ds->n_rows - first < rows ? ds->n_rows - first : rows);
         gather(net, ds, NULL, first, count, b.x, b.y);
         s = fnn_net_forward(net, b.x, count, FNN_DROPOUT_OFF, 1);
         if (s == FNN_OK) {
@@ -183,8 +183,20 @@ fnn_status fnn_evaluate(fnn_net *net, const fnn_dataset *ds,
                            ? NAN
                            : (double)correct / (double)ds->n_rows;
     if (s == FNN_ERR_NONFINITE) {
-        return fnn_fail(err, s, "%s: the loss is not finite",
-                        ds->source ? ds->source : "data");
+        // The inputs were checked when read, so the model itself overflows.
+        int layer = fnn_net_first_nonfinite_layer(net, count);
+        char where[64] = "in the loss";
+        if (layer >= 0) {
+            snprintf(where, sizeof where, "in the outputs of layers.%d",
+                     layer);
+        }
+        return fnn_fail(err, s,
+                        "%s: the loss is not finite in the batch from row "
+                        "%lld, first %s: the model's weights overflow on "
+                        "this data, so retrain it (a lower learning rate, "
+                        "or normalized inputs)",
+                        ds->source ? ds->source : "data",
+                        (long long)(first - count) + 1, where);
     }
     return s == FNN_OK ? FNN_OK : fnn_fail(err, s, "evaluation failed: %s",
                                            fnn_status_str(s));
