@@ -309,8 +309,8 @@ int cmd_predict(int argc, char **argv) {
     fnn_dataset *ds = net ? load_data(&a) : NULL;
     if (ds && ds->f32 && !a.label_column && !a.labels &&
         ds->n_features == n_in - 1) {
-        // A CSV file with exactly n_in columns holds features only: read it
-        // again without a label column.
+        // A CSV file with exactly n_in columns contains features only, so
+        // read it again without a label column.
         fnn_dataset_free(ds);
         a.label_column = "none";
         ds = load_data(&a);

@@ -215,7 +215,7 @@ static void shuffle(fnn_rng *rng, int64_t *perm, int64_t n) {
 // Returns the layer with a non-finite weight or bias gradient nearest the
 // output, where backpropagation produced it first, or -1.
 static int first_nonfinite_gradient(const fnn_net *net) {
-    // One vectorized pass answers the common case; the per-layer search
+    // One vectorized pass settles the common case. The per-layer search
     // below runs only when a value is bad.
     if (net->opt.dtype == FNN_F32 &&
         fnn_all_finite_f32((const float *)net->grads, net->n_params)) {
