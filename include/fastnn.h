@@ -839,6 +839,8 @@ fnn_trainer *fnn_trainer_create(fnn_net *net, const fnn_dataset *train,
 // step and the layer.
 fnn_status fnn_trainer_run(fnn_trainer *t, fnn_error *err);
 
+// Returns the trainer's position: the epoch and batch reached, the counts
+// of each, and the optimizer steps taken.
 fnn_train_position fnn_trainer_position(const fnn_trainer *t);
 // Returns the trained network (owned by the trainer when it was loaded).
 fnn_net *fnn_trainer_net(fnn_trainer *t);
