@@ -1,10 +1,12 @@
 // Dense layers, activations and output losses, written once for a scalar
-// type and compiled twice by layers.c: REAL = float with cblas_sgemm (the
+// type and compiled twice by layers.c: REAL = float with fnn_sgemm (the
 // training path) and REAL = double with cblas_dgemm (the gradient check). So
-// the check runs on exactly the code that trains.
+// the check runs on the code that trains, apart from the matrix products.
 //
 // Expects REAL, SUFFIX (f32 or f64) and GEMM to be defined, and KERNELS to
 // be 1 where REAL is float and the loops of kernels.h apply.
+
+#include "sgemm.h"
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -148,8 +150,13 @@ static void FN(forward_layer)(fnn_net *net, int l, int batch,
     for (int i = 0; i < batch; i++) {
         memcpy(z + (int64_t)i * n_out, b, (size_t)n_out * sizeof(REAL));
     }
+#if KERNELS
+    fnn_sgemm(0, 1, batch, n_out, n_in, in, n_in, w, n_in, 1, z, n_out,
+              net->gemm_pack);
+#else
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1,
          in, n_in, w, n_in, 1, z, n_out);
+#endif
     FN(layer_activate)(net, l, 0, (int64_t)batch * n_out, dropout);
 }
 
@@ -358,8 +365,13 @@ static void FN(backward)(fnn_net *net, int batch) {
                 dw[i] = l2_scale * w[i];
             }
         }
+#if KERNELS
+        fnn_sgemm(1, 0, n_out, n_in, batch, dz, n_out, in, n_in,
+                  o->l2 > 0 ? 1 : 0, dw, n_in, NULL);
+#else
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1,
              dz, n_out, in, n_in, o->l2 > 0 ? 1 : 0, dw, n_in);
+#endif
         // db = sum of dz over the batch, in row order
 #if KERNELS
         fnn_col_sum_f32(dz, batch, n_out, db);
@@ -381,8 +393,13 @@ static void FN(backward)(fnn_net *net, int batch) {
             break;
         }
         // da [batch, n_in] = dz [batch, n_out] * W [n_out, n_in]
+#if KERNELS
+        fnn_sgemm(0, 0, batch, n_in, n_out, dz, n_out, w, n_in, 0, da, n_in,
+                  NULL);
+#else
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1,
              dz, n_out, w, n_in, 0, da, n_in);
+#endif
         int64_t n = (int64_t)batch * n_in;
         if (net->dropout_used) {
             const REAL *mask = (const REAL *)net->mask[l - 1];

@@ -1,5 +1,6 @@
 // Network construction, parameter layout and work buffers.
 #include "net_internal.h"
+#include "sgemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -176,6 +177,7 @@ void fnn_net_free(fnn_net *net) {
     }
     fnn_pool_free(net->pool);
     free_workspace(net);
+    free(net->gemm_pack);
     free(net->params);
     free(net->grads);
     free(net->norm_mean);
@@ -184,9 +186,29 @@ void fnn_net_free(fnn_net *net) {
     free(net);
 }
 
+float *fnn_net_alloc_pack(const fnn_net *net) {
+    if (net->opt.dtype != FNN_F32) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (int l = 0; l < net->opt.n_layers; l++) {
+        size_t f = fnn_sgemm_pack_floats(net->opt.sizes[l + 1],
+                                         net->opt.sizes[l]);
+        n = f > n ? f : n;
+    }
+    // aligned_alloc wants a multiple of the alignment.
+    return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+}
+
 fnn_status fnn_net_reserve(fnn_net *net, int batch_size) {
     if (batch_size <= 0) {
         return FNN_ERR_INVALID;
+    }
+    if (net->opt.dtype == FNN_F32 && !net->gemm_pack) {
+        net->gemm_pack = fnn_net_alloc_pack(net);
+        if (!net->gemm_pack) {
+            return FNN_ERR_NOMEM;
+        }
     }
     if (batch_size <= net->ws_batch) {
         return FNN_OK;

@@ -34,6 +34,9 @@ struct fnn_net {
     void *mask[FNN_MAX_LAYERS];  // 0 or 1/keep_prob
     void *dz;                    // [ws_batch, max_width]
     void *da;                    // [ws_batch, max_width]
+    // W^T of the widest layer for fnn_sgemm, 64-byte aligned; float32 only.
+    // Each thread's replica has its own.
+    float *gemm_pack;
     int dropout_used;            // the last forward pass applied dropout
     int mask_valid;              // masks hold a sampled pattern
     const void *input;           // input of layer 0 in the last pass
@@ -53,6 +56,11 @@ fnn_net *fnn_net_alloc(const fnn_net_options *o, fnn_status *status);
 
 // Grows the work buffers to hold batch_size rows.
 fnn_status fnn_net_reserve(fnn_net *net, int batch_size);
+
+// Allocates a buffer for fnn_sgemm's transposed B that fits every layer of
+// a float32 network; NULL for float64 or when memory is short. Free it with
+// free().
+float *fnn_net_alloc_pack(const fnn_net *net);
 
 // Fills w [n_out, n_in] (row-major) with draws for `init`.
 void fnn_init_fill(double *w, int n_out, int n_in, fnn_init init,

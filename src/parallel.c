@@ -55,6 +55,7 @@ struct fnn_pool {
     pool_worker workers[FNN_MAX_THREADS];
     fnn_net *replicas[FNN_MAX_THREADS]; // [n_threads], one per row block
     void *grads[FNN_MAX_THREADS];       // [n_threads][n_params]
+    float *pack[FNN_MAX_THREADS];       // fnn_sgemm buffers, float32 only
     // Results of the row blocks in the current pass.
     fnn_status status[FNN_MAX_THREADS];
     double loss[FNN_MAX_THREADS];
@@ -187,6 +188,7 @@ void fnn_pool_free(fnn_pool *p) {
     for (int t = 0; t < p->n_threads; t++) {
         free(p->replicas[t]);
         free(p->grads[t]);
+        free(p->pack[t]);
     }
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
@@ -207,7 +209,9 @@ static fnn_pool *pool_create(const fnn_net *net, int n_threads) {
     for (int t = 0; ok && t < n_threads; t++) {
         p->replicas[t] = malloc(sizeof *p->replicas[t]);
         p->grads[t] = malloc((size_t)net->n_params * net->elem);
-        ok = p->replicas[t] && p->grads[t];
+        p->pack[t] = fnn_net_alloc_pack(net);
+        ok = p->replicas[t] && p->grads[t] &&
+             (p->pack[t] || net->opt.dtype != FNN_F32);
     }
     for (int t = 1; ok && t < n_threads; t++) {
         p->workers[t] = (pool_worker){.pool = p};
@@ -304,6 +308,7 @@ static void pass_task(void *arg, int t) {
     thread_rows(job->batch, job->used, t, &first, &rows);
     fnn_net *rep = p->replicas[t];
     make_replica(rep, job->net, p->grads[t], first, rows, job->batch, t == 0);
+    rep->gemm_pack = p->pack[t];
     p->loss[t] = 0;
     fnn_status s = fnn_net_forward(rep, job->x + (size_t)first * job->x_row,
                                    rows, job->dropout, 1);

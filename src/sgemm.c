@@ -1,0 +1,192 @@
+// Float32 matrix product: an AVX-512 kernel that keeps an MR x (16 NV)
+// tile of C in zmm registers, and cblas_sgemm as the fallback.
+#include "sgemm.h"
+
+#include <cblas.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FNN_HAVE_AVX512 1
+#include <immintrin.h>
+#endif
+
+// -1: not yet decided; 0: cblas_sgemm; 1: AVX-512 kernel.
+static int avx512_state = -1;
+
+int fnn_sgemm_use_avx512(int enable) {
+#ifdef FNN_HAVE_AVX512
+    __builtin_cpu_init();
+    avx512_state = enable && __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("fma");
+#else
+    (void)enable;
+    avx512_state = 0;
+#endif
+    return avx512_state;
+}
+
+static int use_avx512(void) {
+    if (avx512_state < 0) {
+        fnn_sgemm_use_avx512(1);
+    }
+    return avx512_state;
+}
+
+size_t fnn_sgemm_pack_floats(int n, int k) {
+    return (size_t)k * (size_t)((n + 15) / 16 * 16);
+}
+
+#ifdef FNN_HAVE_AVX512
+
+#define AVX512 __attribute__((target("avx512f,fma")))
+#define TILE_INLINE static inline __attribute__((always_inline)) AVX512
+
+// Tile rows and 16-float vectors per tile row; KC is the depth of one pass
+// over B, so a KC x (16 NV) panel of B stays in the L1 cache.
+enum { MR = 8, NV = 3, NR = 16 * NV, KC = 256 };
+
+// One operand view: element (i, p) of op(A) is a[i * rs + p * cs].
+typedef struct view {
+    const float *a;
+    long rs, cs;
+} view;
+
+// C tile [mr, 16 nv] (last vector masked by `last`) += A tile [mr, kc] *
+// B panel [kc, 16 nv] with rows ldb apart. load_c 0 starts from zero.
+TILE_INLINE void tile(int mr, int nv, __mmask16 last, int kc,
+                      const float *a, long rs, long cs, const float *b,
+                      long ldb, float *c, long ldc, int load_c) {
+    __m512 acc[MR][NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            acc[r][v] = load_c ? _mm512_maskz_loadu_ps(m, c + r * ldc + 16 * v)
+                               : _mm512_setzero_ps();
+        }
+    }
+    for (int p = 0; p < kc; p++) {
+        __m512 bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            bv[v] = _mm512_maskz_loadu_ps(m, b + p * ldb + 16 * v);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[r * rs + p * cs]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            _mm512_mask_storeu_ps(c + r * ldc + 16 * v, m, acc[r][v]);
+        }
+    }
+}
+
+#define TILE_NV(mr_)                                                         \
+    static AVX512 void tile_##mr_(int nv, __mmask16 last, int kc,            \
+                                  const float *a, long rs, long cs,          \
+                                  const float *b, long ldb, float *c,        \
+                                  long ldc, int load_c) {                    \
+        if (nv == 3) {                                                       \
+            tile(mr_, 3, last, kc, a, rs, cs, b, ldb, c, ldc, load_c);       \
+        } else if (nv == 2) {                                                \
+            tile(mr_, 2, last, kc, a, rs, cs, b, ldb, c, ldc, load_c);       \
+        } else {                                                             \
+            tile(mr_, 1, last, kc, a, rs, cs, b, ldb, c, ldc, load_c);       \
+        }                                                                    \
+    }
+TILE_NV(1)
+TILE_NV(2)
+TILE_NV(3)
+TILE_NV(4)
+TILE_NV(5)
+TILE_NV(6)
+TILE_NV(7)
+TILE_NV(8)
+
+typedef void (*tile_fn)(int, __mmask16, int, const float *, long, long,
+                        const float *, long, float *, long, int);
+static const tile_fn tiles[MR + 1] = {
+    NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8,
+};
+
+// B^T [n, k] with rows ldb apart into pack [k, n rounded up to 16], the
+// padding columns zero.
+static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
+                           float *pack) {
+    long ldp = (n + 15) / 16 * 16;
+    for (int j0 = 0; j0 < ldp; j0 += 16) {
+        int w = n - j0 < 16 ? n - j0 : 16;
+        for (int p = 0; p < k; p++) {
+            float *d = pack + p * ldp + j0;
+            for (int r = 0; r < w; r++) {
+                d[r] = b[(long)(j0 + r) * ldb + p];
+            }
+            for (int r = w; r < 16; r++) {
+                d[r] = 0;
+            }
+        }
+    }
+}
+
+static AVX512 void gemm_avx512(int m, int n, int k, view a, const float *b,
+                               long ldb, float beta, float *c, long ldc) {
+    if (beta != 0 && beta != 1) {
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                c[i * ldc + j] *= beta;
+            }
+        }
+    }
+    for (int p0 = 0; p0 < k || p0 == 0; p0 += KC) {
+        int kc = k - p0 < KC ? k - p0 : KC;
+        int load_c = p0 > 0 || beta != 0;
+        for (int j0 = 0; j0 < n; j0 += NR) {
+            int w = n - j0 < NR ? n - j0 : NR;
+            int nv = (w + 15) / 16;
+            int tail = w - 16 * (nv - 1);
+            __mmask16 last = (__mmask16)((1u << tail) - 1);
+            const float *bp = b + p0 * ldb + j0;
+            for (int i0 = 0; i0 < m; i0 += MR) {
+                int mr = m - i0 < MR ? m - i0 : MR;
+                tiles[mr](nv, last, kc, a.a + i0 * a.rs + p0 * a.cs, a.rs,
+                          a.cs, bp, ldb, c + i0 * ldc + j0, ldc, load_c);
+            }
+        }
+        if (k == 0) {
+            break;
+        }
+    }
+}
+
+#endif
+
+void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc, float *pack) {
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512() && (!trans_b || pack) && m > 0 && n > 0) {
+        view av = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
+        long ldp = ldb;
+        if (trans_b) {
+            pack_bt(n, k, b, ldb, pack);
+            b = pack;
+            ldp = (n + 15) / 16 * 16;
+        }
+        gemm_avx512(m, n, k, av, b, ldp, beta, c, ldc);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
+                b, ldb, beta, c, ldc);
+}
