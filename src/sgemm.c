@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #endif
 
-// -1: not yet decided; 0: cblas_sgemm; 1: AVX-512 kernel.
+// -1: not yet decided, 0: cblas_sgemm, 1: AVX-512 kernel.
 static int avx512_state = -1;
 
 int fnn_sgemm_use_avx512(int enable) {
@@ -40,8 +40,9 @@ size_t fnn_sgemm_pack_floats(int n, int k) {
 #define AVX512 __attribute__((target("avx512f,fma")))
 #define TILE_INLINE static inline __attribute__((always_inline)) AVX512
 
-// Tile rows and 16-float vectors per tile row; KC is the depth of one pass
-// over B, so a KC x (16 NV) panel of B stays in the L1 cache.
+// MR rows by NV 16-float vectors of C per tile: 24 accumulators of the 32
+// zmm registers. KC is the depth of one pass over B, so that a KC x (16 NV)
+// panel of B (48 KiB) stays in the L1 or L2 cache while the tiles use it.
 enum { MR = 8, NV = 3, NR = 16 * NV, KC = 256 };
 
 // One operand view: element (i, p) of op(A) is a[i * rs + p * cs].
@@ -50,8 +51,9 @@ typedef struct view {
     long rs, cs;
 } view;
 
-// C tile [mr, 16 nv] (last vector masked by `last`) += A tile [mr, kc] *
-// B panel [kc, 16 nv] with rows ldb apart. load_c 0 starts from zero.
+// Adds A tile [mr, kc] times B panel [kc, 16 nv] (rows ldb apart) to the C
+// tile [mr, 16 nv], whose last vector is masked by `last`. With load_c 0
+// the tile starts from zero and C is only written.
 TILE_INLINE void tile(int mr, int nv, __mmask16 last, int kc,
                       const float *a, long rs, long cs, const float *b,
                       long ldb, float *c, long ldc, int load_c) {
@@ -119,21 +121,23 @@ static const tile_fn tiles[MR + 1] = {
     NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8,
 };
 
-// B^T [n, k] with rows ldb apart into pack [k, n rounded up to 16], the
-// padding columns zero.
+// Copies B^T, stored as [n, k] with rows ldb apart, into pack [k, n rounded
+// up to 16] with zero padding columns: one 16-row gather per row of pack.
 static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
                            float *pack) {
     long ldp = (n + 15) / 16 * 16;
+    __m512i rows = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                          15),
+        _mm512_set1_epi32(ldb));
     for (int j0 = 0; j0 < ldp; j0 += 16) {
         int w = n - j0 < 16 ? n - j0 : 16;
+        __mmask16 m = (__mmask16)((1u << w) - 1);
+        const float *src = b + (long)j0 * ldb;
         for (int p = 0; p < k; p++) {
-            float *d = pack + p * ldp + j0;
-            for (int r = 0; r < w; r++) {
-                d[r] = b[(long)(j0 + r) * ldb + p];
-            }
-            for (int r = w; r < 16; r++) {
-                d[r] = 0;
-            }
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, rows,
+                                                src + p, 4);
+            _mm512_store_ps(pack + p * ldp + j0, v);
         }
     }
 }

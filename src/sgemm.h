@@ -6,23 +6,24 @@
 
 #include <stddef.h>
 
-// C [m, n] = op(A) op(B) + beta C, row-major, alpha 1; op(A) is [m, k] and
-// op(B) [k, n]; trans_a / trans_b nonzero mean A / B are stored transposed.
-// beta 0 never reads C. When trans_b is set, `pack` must hold
-// fnn_sgemm_pack_floats(n, k) floats, 64-byte aligned, for the transposed
-// copy of B; it may be NULL otherwise.
+// Computes C [m, n] = op(A) op(B) + beta C, row-major, alpha 1, where op(A)
+// is [m, k] and op(B) [k, n]. Nonzero trans_a / trans_b mean that A / B are
+// stored transposed. With beta 0, C is never read. When trans_b is set,
+// `pack` receives the transposed copy of B and must hold
+// fnn_sgemm_pack_floats(n, k) floats, 64-byte aligned. A NULL pack sends
+// that product to cblas_sgemm. Otherwise pack may be NULL.
 //
 // On the AVX-512 path every C value is one fused multiply-add chain over k
 // in ascending order, starting from beta C (or 0), whatever m, n and the
-// blocking: results depend only on the operands, never on timing or on how
-// rows are split across threads.
+// blocking. So results depend only on the operands, never on timing or on
+// how rows are split across threads.
 // NOTE: the kernel and cblas_sgemm round differently, so a processor
 // without AVX-512 trains to other bits than one with it.
 void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc, float *pack);
 
-// Floats of the packing buffer for a transposed B of op(B) [k, n].
+// Returns the floats of the packing buffer for a transposed B, op(B) [k, n].
 size_t fnn_sgemm_pack_floats(int n, int k);
 
 // Selects the path: 1 uses the AVX-512 kernel where the processor has it,
