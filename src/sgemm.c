@@ -121,8 +121,40 @@ static const tile_fn tiles[MR + 1] = {
     NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8,
 };
 
+// Transposes the 16 x 16 block src (rows lds apart) into dst (rows ldd
+// apart): 64 in-register shuffles in place of 256 scattered loads.
+static AVX512 void transpose16(const float *src, long lds, float *dst,
+                               long ldd) {
+    __m512 t[16], u[16];
+    for (int r = 0; r < 16; r += 2) {
+        __m512 a = _mm512_loadu_ps(src + r * lds);
+        __m512 b = _mm512_loadu_ps(src + (r + 1) * lds);
+        t[r] = _mm512_unpacklo_ps(a, b);
+        t[r + 1] = _mm512_unpackhi_ps(a, b);
+    }
+    // u[4 g + q] holds, in 128-bit lane L, column 4 L + q of rows 4 g..4 g+3.
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int q = 0; q < 4; q++) {
+        __m512 v = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88);
+        __m512 w = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+        __m512 x = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
+        __m512 y = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+        _mm512_store_ps(dst + q * ldd, _mm512_shuffle_f32x4(v, x, 0x88));
+        _mm512_store_ps(dst + (4 + q) * ldd, _mm512_shuffle_f32x4(w, y, 0x88));
+        _mm512_store_ps(dst + (8 + q) * ldd, _mm512_shuffle_f32x4(v, x, 0xdd));
+        _mm512_store_ps(dst + (12 + q) * ldd,
+                        _mm512_shuffle_f32x4(w, y, 0xdd));
+    }
+}
+
 // Copies B^T, stored as [n, k] with rows ldb apart, into pack [k, n rounded
-// up to 16] with zero padding columns: one 16-row gather per row of pack.
+// up to 16] with zero padding columns. Full 16 x 16 blocks are transposed in
+// registers, the rest gathered 16 rows at a time.
 static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
                            float *pack) {
     long ldp = (n + 15) / 16 * 16;
@@ -134,7 +166,11 @@ static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
         int w = n - j0 < 16 ? n - j0 : 16;
         __mmask16 m = (__mmask16)((1u << w) - 1);
         const float *src = b + (long)j0 * ldb;
-        for (int p = 0; p < k; p++) {
+        int p = 0;
+        for (; w == 16 && p + 16 <= k; p += 16) {
+            transpose16(src + p, ldb, pack + p * ldp + j0, ldp);
+        }
+        for (; p < k; p++) {
             __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, rows,
                                                 src + p, 4);
             _mm512_store_ps(pack + p * ldp + j0, v);
