@@ -286,7 +286,7 @@ fnn_init fnn_net_layer_init(const fnn_net *net, int l);
 // double), each W[l] row-major [sizes[l+1], sizes[l]]. fnn_net_param_count
 // returns the number of elements; fnn_net_params and fnn_net_grads return
 // the vectors, which belong to the network: writes through them change it.
-// The gradient holds the result of the last fnn_net_cost with backward.
+// The gradient vector contains the result of the last fnn_net_cost with backward.
 int64_t fnn_net_param_count(const fnn_net *net);
 void *fnn_net_params(fnn_net *net);
 void *fnn_net_grads(fnn_net *net);
@@ -481,42 +481,6 @@ fnn_status fnn_model_save(const fnn_net *net, const char *path,
 fnn_net *fnn_model_load(const char *path, fnn_error *err, fnn_status *status);
 
 // ---------------------------------------------------------------------------
-// NumPy .npy files
-
-// Reads a data set from two NumPy .npy files written by np.save (format
-// versions 1.0, 2.0 and 3.0): features [n_rows, n_features] and labels
-// [n_rows] or [n_rows, 1]. Features with more than two dimensions are
-// flattened in C order ([n, 28, 28] gives 784 features). Accepted dtypes are
-// float32 and float64, signed and unsigned integers of 1, 2, 4 and 8 bytes,
-// and bool, in either byte order ('<f4', '>f8', '|u1', '<i8', ...), in C or
-// Fortran order. uint8 and bool features are kept as bytes in ds->u8; every
-// other dtype is converted to float32 in ds->f32 (integers beyond 2^24 are
-// rounded). Labels are converted to float32 and classified as by
-// fnn_csv_read. The returned data set owns its memory; free it with
-// fnn_dataset_free. Both paths are required. Returns NULL on failure with
-// status FNN_ERR_IO (open or read failed), FNN_ERR_FORMAT (bad magic, a
-// header that does not parse, a truncated file, trailing bytes, a shape
-// that does not fit, a float64 beyond the float32 range),
-// FNN_ERR_UNSUPPORTED (an unknown version, an object, structured or other
-// dtype), FNN_ERR_NONFINITE (a NaN or infinite value), FNN_ERR_INVALID (a
-// NULL path) or FNN_ERR_NOMEM; err names the file, the byte offset or the
-// element index, and the value.
-fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
-                          fnn_error *err, fnn_status *status);
-
-// Writes `data`, an array of `ndim` dimensions with the given `shape`
-// (row-major, FNN_F32 floats or FNN_F64 doubles), as a NumPy .npy file
-// (version 1.0, little-endian '<f4' or '<f8', C order) that np.load reads.
-// ndim may be 0 to 32; data may be NULL only when the shape holds no
-// element. The file is written atomically: a temporary file in the same
-// directory, fsync, rename, so an existing file is replaced whole or left
-// as it was. Returns FNN_OK, FNN_ERR_INVALID (a bad argument) or
-// FNN_ERR_IO (the file could not be written), with err filled.
-fnn_status fnn_npy_write(const char *path, fnn_dtype dtype, int ndim,
-                         const int64_t *shape, const void *data,
-                         fnn_error *err);
-
-// ---------------------------------------------------------------------------
 // Gradient checking
 
 // Which coordinates a gradient check perturbs.
@@ -708,7 +672,7 @@ fnn_dataset *fnn_npy_read(const char *features_path, const char *labels_path,
 // Writes `data`, an array of `ndim` dimensions with the given `shape`
 // (row-major, FNN_F32 floats or FNN_F64 doubles), as a NumPy .npy file
 // (version 1.0, little-endian '<f4' or '<f8', C order) that np.load reads.
-// ndim may be 0 to 32; data may be NULL only when the shape holds no
+// ndim may be 0 to 32; data may be NULL only when the shape contains no
 // element. The file is written atomically: a temporary file in the same
 // directory, fsync, rename, so an existing file is replaced whole or left
 // as it was. Returns FNN_OK, FNN_ERR_INVALID (a bad argument) or
@@ -810,7 +774,7 @@ const char *fnn_verdict_cause_name(fnn_verdict_cause c);
 // weights bit for bit as a run that never stopped (same thread count).
 typedef struct fnn_trainer fnn_trainer;
 
-// Where a run stands: the next step is batch `batch` (0-based) of epoch
+// Position of a run: the next step is batch `batch` (0-based) of epoch
 // `epoch` (0-based). batch == n_batches means that epoch's steps are done
 // but its evaluation and on_epoch report are still to come.
 typedef struct fnn_train_position {

@@ -2,6 +2,7 @@
 // length, a JSON header (dtype, shape and data_offsets of each tensor, plus
 // string-valued __metadata__), then the raw little-endian tensor data.
 #include "model.h"
+#include "safetensors.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -127,20 +128,7 @@ static char *build_header(const fnn_net *net, const char *config_json,
     }
     char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (!json) {
-        return NULL;
-    }
-    size_t n = strlen(json);
-    size_t padded = (n + 7) / 8 * 8;
-    char *out = realloc(json, padded + 1);
-    if (!out) {
-        free(json);
-        return NULL;
-    }
-    memset(out + n, ' ', padded - n);
-    out[padded] = '\0';
-    *len = padded;
-    return out;
+    return fnn_st_pad_header(json, len);
 }
 
 static int write_all(FILE *f, const void *data, size_t n) {

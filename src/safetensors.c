@@ -381,6 +381,23 @@ static int st_add_entry(cJSON *root, const fnn_st_entry *e, int64_t at) {
 }
 
 // Builds the header, padded with spaces to a multiple of 8 bytes.
+char *fnn_st_pad_header(char *json, size_t *len) {
+    if (!json) {
+        return NULL;
+    }
+    size_t used = strlen(json);
+    size_t padded = (used + 7) / 8 * 8;
+    char *out = realloc(json, padded + 1);
+    if (!out) {
+        free(json);
+        return NULL;
+    }
+    memset(out + used, ' ', padded - used);
+    out[padded] = '\0';
+    *len = padded;
+    return out;
+}
+
 static char *st_build_header(const cJSON *meta, const fnn_st_entry *entries,
                              int n, size_t *len) {
     cJSON *root = cJSON_CreateObject();
@@ -396,20 +413,7 @@ static char *st_build_header(const cJSON *meta, const fnn_st_entry *entries,
     }
     char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (!json) {
-        return NULL;
-    }
-    size_t used = strlen(json);
-    size_t padded = (used + 7) / 8 * 8;
-    char *out = realloc(json, padded + 1);
-    if (!out) {
-        free(json);
-        return NULL;
-    }
-    memset(out + used, ' ', padded - used);
-    out[padded] = '\0';
-    *len = padded;
-    return out;
+    return fnn_st_pad_header(json, len);
 }
 
 typedef struct st_body {

@@ -73,10 +73,15 @@ typedef struct fnn_st_entry {
     int64_t bytes;
 } fnn_st_entry;
 
+// Pads a header printed by cJSON with spaces to a multiple of 8 bytes, so
+// the data that follows the 8-byte length starts aligned. Takes ownership of
+// json (which may be NULL), returns the padded text or NULL, and sets *len.
+char *fnn_st_pad_header(char *json, size_t *len);
+
 // Writes `meta` (an object of strings, may be NULL) and the entries, in the
 // given order and laid out back to back, atomically with fnn_atomic_write.
-// The header is padded with spaces to a multiple of 8 bytes, as the model
-// writer does, so equal inputs give byte-identical files.
+// The header is padded with spaces to a multiple of 8 bytes (see
+// fnn_st_pad_header), so equal inputs give byte-identical files.
 fnn_status fnn_st_write(const char *path, const cJSON *meta,
                         const fnn_st_entry *entries, int n, fnn_error *err);
 
