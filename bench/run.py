@@ -4,7 +4,7 @@ prints a Markdown table of medians and ratios.
     /usr/bin/python3 bench/run.py BUILD_DIR [--quick]
 
 --quick runs batch 128 only and skips the time to accuracy. BUILD_DIR
-holds fnn_bench and fma_peak (make bench builds them). Peers:
+contains fnn_bench and fma_peak (make bench builds them). Peers:
 PyTorch from PyPI in a virtual environment (installed when missing), Debian's
 python3-torch and scikit-learn under /usr/bin/python3 (installed with apt-get
 when missing). Environment knobs: FNN_BENCH_ROWS (training rows per

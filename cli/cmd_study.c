@@ -192,7 +192,10 @@ static int run_diverged(const study_run *r) {
 
 // First step of divergence, NaN for a run that did not diverge that way.
 static double diverged_step(const study_run *r) {
-    return r->blown ? r->blown : r->diverged ? r->steps + 1 : NAN;
+    if (r->blown) {
+        return r->blown;
+    }
+    return r->diverged ? r->steps + 1 : NAN;
 }
 
 static const char *outcome(const study_run *r) {

@@ -402,7 +402,11 @@ static fnn_status net_setup(net_ctx *c, const fnn_net *net, const void *x,
     c->x = to_double(x, (int64_t)c->batch * no->sizes[0], no->dtype);
     c->y = to_double(y, (int64_t)c->batch * c->y_cols, no->dtype);
     c->groups = o->reference ? 1 : STACKED_ROWS / c->batch;
-    c->groups = c->groups < 1 ? 1 : c->groups > GROUPS ? GROUPS : c->groups;
+    if (c->groups < 1) {
+        c->groups = 1;
+    } else if (c->groups > GROUPS) {
+        c->groups = GROUPS;
+    }
     if (!c->x || !c->y ||
         fnn_net_reserve(c->net, c->groups * c->batch) != FNN_OK) {
         return fnn_fail(err, FNN_ERR_NOMEM, "out of memory for the batch");

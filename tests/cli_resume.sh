@@ -53,7 +53,7 @@ start_run() {
     pid=$!
 }
 
-# Waits until the checkpoint holds at least $1 steps ("tmp": until a
+# Waits until the checkpoint contains at least $1 steps ("tmp": until a
 # temporary checkpoint file exists, that is during a write), then kills -9.
 kill_when() {
     local i
@@ -142,7 +142,7 @@ rc=$?
     || fail "SIGINT without --checkpoint wrote no $work/d.st.checkpoint"
 
 # 4. Divergence: exit 1 with step and layer; the checkpoint of the step
-# before stays and holds finite values only.
+# before stays and contains finite values only.
 "$FASTNN" train --train "$work/data.csv" --layers 64,32 --epochs 2 \
     --batch-size 10 --optimizer sgd --learning-rate 1e6 --out "$work/n.st" \
     --checkpoint "$work/n.ck" --checkpoint-every 1s 2>"$work/n.err"

@@ -61,7 +61,8 @@ assert rows[0].split(",")[0] == "p_0", rows[0]
 assert len(rows) == 10001, len(rows)
 for r in rows[1:50]:
     p = [float(v) for v in r.split(",")]
-    assert len(p) == 10 and abs(sum(p) - 1) < 1e-5, r
+    assert len(p) == 10, r
+    assert abs(sum(p) - 1) < 1e-5, r
 PY
 
 # 4. stats on a CSV with a header: mean and population std by hand.
@@ -73,9 +74,13 @@ import json, math, sys
 s = json.load(open(sys.argv[1]))
 assert s["rows"] == 3
 a, b = s["features"]
-assert a["name"] == "a" and abs(a["mean"] - 2) < 1e-12
-assert abs(a["std"] - math.sqrt(2 / 3)) < 1e-7 and not a["zero_variance"]
-assert b["std"] == 0 and b["zero_variance"] and b["min"] == 10
+assert a["name"] == "a", a
+assert abs(a["mean"] - 2) < 1e-12, a
+assert abs(a["std"] - math.sqrt(2 / 3)) < 1e-7, a
+assert not a["zero_variance"], a
+assert b["std"] == 0, b
+assert b["zero_variance"], b
+assert b["min"] == 10, b
 PY
 
 # 5. A zero-variance feature is named in a warning, and training works.
@@ -169,7 +174,8 @@ printf '4,2\nx,t\n0,0.5\n1,1.5\n2,2.5\n3,3.5\n' >"$work/reg.csv"
 python3 - "$work/reg.json" <<'PY' && pass || fail "eval JSON lacks mse = 2 * loss"
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["samples"] == 4 and "accuracy" not in r
+assert r["samples"] == 4, r
+assert "accuracy" not in r, r
 assert abs(r["mse"] - 2 * r["loss"]) < 1e-12 * max(1, r["mse"])
 PY
 
