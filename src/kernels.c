@@ -131,6 +131,46 @@ AVX512 static int64_t relu_backward_avx512(const float *z, const float *da,
     return i;
 }
 
+// Features [0, n rounded down to 16) of a normalized row: each 16 inputs
+// widened to two vectors of 8 doubles, centered, scaled and narrowed.
+AVX512 static inline __m512 normalize16(__m512d lo, __m512d hi,
+                                        const double *mean, const double *std,
+                                        int j) {
+    lo = _mm512_div_pd(_mm512_sub_pd(lo, _mm512_loadu_pd(mean + j)),
+                       _mm512_loadu_pd(std + j));
+    hi = _mm512_div_pd(_mm512_sub_pd(hi, _mm512_loadu_pd(mean + j + 8)),
+                       _mm512_loadu_pd(std + j + 8));
+    __m256 flo = _mm512_cvtpd_ps(lo), fhi = _mm512_cvtpd_ps(hi);
+    __m512d both = _mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(flo)), _mm256_castps_pd(fhi),
+        1);
+    return _mm512_castpd_ps(both);
+}
+
+AVX512 static int normalize_u8_avx512(const uint8_t *src, const double *mean,
+                                      const double *std, float *dst, int n) {
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i i32 = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128((const __m128i *)(const void *)(src + j)));
+        __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(i32));
+        __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(i32, 1));
+        _mm512_storeu_ps(dst + j, normalize16(lo, hi, mean, std, j));
+    }
+    return j;
+}
+
+AVX512 static int normalize_f32_avx512(const float *src, const double *mean,
+                                       const double *std, float *dst, int n) {
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(src + j));
+        __m512d hi = _mm512_cvtps_pd(_mm256_loadu_ps(src + j + 8));
+        _mm512_storeu_ps(dst + j, normalize16(lo, hi, mean, std, j));
+    }
+    return j;
+}
+
 // Columns [0, cols rounded down to 16) of the column sum.
 AVX512 static int col_sum_avx512(const float *dz, int rows, int cols,
                                  float *db) {
@@ -208,6 +248,32 @@ void fnn_relu_backward_f32(const float *z, const float *da, float *dz,
 #endif
     for (; i < n; i++) {
         dz[i] = z[i] > 0 ? da[i] : 0;
+    }
+}
+
+void fnn_normalize_u8_f32(const uint8_t *src, const double *mean,
+                          const double *std, float *dst, int n) {
+    int j = 0;
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512()) {
+        j = normalize_u8_avx512(src, mean, std, dst, n);
+    }
+#endif
+    for (; j < n; j++) {
+        dst[j] = (float)(((double)src[j] - mean[j]) / std[j]);
+    }
+}
+
+void fnn_normalize_f32_f32(const float *src, const double *mean,
+                           const double *std, float *dst, int n) {
+    int j = 0;
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512()) {
+        j = normalize_f32_avx512(src, mean, std, dst, n);
+    }
+#endif
+    for (; j < n; j++) {
+        dst[j] = (float)(((double)src[j] - mean[j]) / std[j]);
     }
 }
 

@@ -27,6 +27,13 @@ void fnn_relu_backward_f32(const float *z, const float *da, float *dz,
 // db[j] = sum over rows i of dz[i, j], summed in row order, dz [rows, cols].
 void fnn_col_sum_f32(const float *dz, int rows, int cols, float *db);
 
+// dst[j] = (float)(((double)src[j] - mean[j]) / std[j]) over n features:
+// one row of input normalized in double and rounded once to float32.
+void fnn_normalize_u8_f32(const uint8_t *src, const double *mean,
+                          const double *std, float *dst, int n);
+void fnn_normalize_f32_f32(const float *src, const double *mean,
+                           const double *std, float *dst, int n);
+
 // Returns 1 when none of the n values is infinite or NaN.
 int fnn_all_finite_f32(const float *x, int64_t n);
 

@@ -97,11 +97,12 @@ fnn_status fnn_check_dataset(const fnn_net *net, const fnn_dataset *ds,
     return FNN_OK;
 }
 
-// Copies the rows idx[0..count) of ds into x [count, n_in], normalized in
-// double with the network's statistics, and their labels into y.
-static void gather(const fnn_net *net, const fnn_dataset *ds,
-                   const int64_t *idx, int64_t first, int count, void *x,
-                   void *y) {
+// Copies the rows idx[first..first + count) of ds into x [count, n_in],
+// normalized in double with the network's statistics, and their labels into
+// y.
+static void gather_rows(const fnn_net *net, const fnn_dataset *ds,
+                        const int64_t *idx, int64_t first, int count, void *x,
+                        void *y) {
     int n = ds->n_features;
     int f64 = net->opt.dtype == FNN_F64;
     const double *mean = net->norm_mean;
@@ -110,6 +111,18 @@ static void gather(const fnn_net *net, const fnn_dataset *ds,
         int64_t r = idx ? idx[first + i] : first + i;
         int64_t base = r * n;
         int64_t out = (int64_t)i * n;
+        if (!f64 && mean) {
+            // The kernels evaluate the expression of the loop below.
+            if (ds->u8) {
+                fnn_normalize_u8_f32(ds->u8 + base, mean, std,
+                                     (float *)x + out, n);
+            } else {
+                fnn_normalize_f32_f32(ds->f32 + base, mean, std,
+                                      (float *)x + out, n);
+            }
+            ((float *)y)[i] = ds->labels[r];
+            continue;
+        }
         for (int j = 0; j < n; j++) {
             double v = ds->u8 ? (double)ds->u8[base + j]
                               : (double)ds->f32[base + j];
@@ -128,6 +141,44 @@ static void gather(const fnn_net *net, const fnn_dataset *ds,
             ((float *)y)[i] = ds->labels[r];
         }
     }
+}
+
+// Rows per block when a gather is split over the network's threads: fewer
+// rows than this are not worth a job.
+#define GATHER_BLOCK_ROWS 32
+
+typedef struct gather_job {
+    const fnn_net *net;
+    const fnn_dataset *ds;
+    const int64_t *idx;
+    int64_t first;
+    int count;
+    void *x;
+    void *y;
+} gather_job;
+
+static void gather_task(void *arg, int b) {
+    gather_job *g = arg;
+    int begin = b * GATHER_BLOCK_ROWS;
+    int rows = g->count - begin < GATHER_BLOCK_ROWS ? g->count - begin
+                                                     : GATHER_BLOCK_ROWS;
+    size_t elem = g->net->elem;
+    gather_rows(g->net, g->ds, g->idx, g->first + begin, rows,
+                (char *)g->x + (size_t)begin * g->ds->n_features * elem,
+                (char *)g->y + (size_t)begin * elem);
+}
+
+// Runs gather_rows over blocks of rows on the network's threads. Each block
+// writes only its own rows, so the result does not depend on the split.
+static void gather(fnn_net *net, const fnn_dataset *ds, const int64_t *idx,
+                   int64_t first, int count, void *x, void *y) {
+    int blocks = (count + GATHER_BLOCK_ROWS - 1) / GATHER_BLOCK_ROWS;
+    if (fnn_net_threads(net) == 1 || blocks < 2) {
+        gather_rows(net, ds, idx, first, count, x, y);
+        return;
+    }
+    gather_job g = {net, ds, idx, first, count, x, y};
+    fnn_net_parallel_for(net, gather_task, &g, blocks);
 }
 
 typedef struct batch_buffers {

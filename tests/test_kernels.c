@@ -233,6 +233,37 @@ static void all_finite_paths(void **state) {
     fnn_kernels_use_avx512(1);
 }
 
+// One row normalized: both paths give the formula's bits, from u8 and from
+// float32 inputs, with a tail after the 16-wide blocks.
+static void normalize_paths_and_formula(void **state) {
+    (void)state;
+    static uint8_t u8[N];
+    static float f32[N], out[N];
+    static double mean[N], std[N];
+    fnn_rng rng;
+    fnn_rng_seed(&rng, 9);
+    for (int j = 0; j < N; j++) {
+        u8[j] = (uint8_t)(256 * fnn_rng_uniform(&rng));
+        f32[j] = (float)(1e4 * (fnn_rng_uniform(&rng) - 0.5));
+        mean[j] = 200 * fnn_rng_uniform(&rng) - 50;
+        std[j] = j % 5 == 0 ? 1.0 : 1e-3 + 100 * fnn_rng_uniform(&rng);
+    }
+    for (int avx = 0; avx <= 1; avx++) {
+        fnn_kernels_use_avx512(avx);
+        fnn_normalize_u8_f32(u8, mean, std, out, N);
+        for (int j = 0; j < N; j++) {
+            float want = (float)(((double)u8[j] - mean[j]) / std[j]);
+            assert_memory_equal(&out[j], &want, sizeof want);
+        }
+        fnn_normalize_f32_f32(f32, mean, std, out, N);
+        for (int j = 0; j < N; j++) {
+            float want = (float)(((double)f32[j] - mean[j]) / std[j]);
+            assert_memory_equal(&out[j], &want, sizeof want);
+        }
+    }
+    fnn_kernels_use_avx512(1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adam_paths_bit_identical),
@@ -242,6 +273,7 @@ int main(void) {
         cmocka_unit_test(col_sum_paths_and_formula),
         cmocka_unit_test(training_bit_identical),
         cmocka_unit_test(all_finite_paths),
+        cmocka_unit_test(normalize_paths_and_formula),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

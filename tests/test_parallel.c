@@ -312,6 +312,73 @@ static void optimizer_split_bit_identical(void **state) {
     }
 }
 
+// Evaluation gathers and normalizes its rows in blocks on the network's
+// threads. A u8 data set evaluated through the network's normalization must
+// give the loss bits of the same rows normalized here by the formula and
+// evaluated without normalization, on 1 and 3 threads. 37 features: two
+// 16-wide vector blocks and a tail; 203 rows: several blocks and a short one.
+static void gather_split_matches_formula(void **state) {
+    (void)state;
+    enum { ROWS = 203, FEATURES = 37 };
+    static uint8_t raw[ROWS * FEATURES];
+    static float scaled[ROWS * FEATURES], raw_f32[ROWS * FEATURES], y[ROWS];
+    double mean[FEATURES], std[FEATURES];
+    fnn_rng rng;
+    fnn_rng_seed(&rng, 11);
+    for (int j = 0; j < FEATURES; j++) {
+        mean[j] = 255 * fnn_rng_uniform(&rng);
+        std[j] = 0.01 + 90 * fnn_rng_uniform(&rng);
+    }
+    for (int i = 0; i < ROWS; i++) {
+        for (int j = 0; j < FEATURES; j++) {
+            int k = i * FEATURES + j;
+            raw[k] = (uint8_t)(256 * fnn_rng_uniform(&rng));
+            raw_f32[k] = (float)raw[k] + 0.25f;
+        }
+        y[i] = (float)(i % 3);
+    }
+
+    fnn_dataset from_u8 = {.n_rows = ROWS, .n_features = FEATURES, .u8 = raw,
+                           .labels = y, .n_classes = 3, .labels_integer = 1};
+    fnn_dataset from_f32 = from_u8;
+    from_f32.u8 = NULL;
+    from_f32.f32 = raw_f32;
+    fnn_dataset *sources[2] = {&from_u8, &from_f32};
+
+    fnn_net_options o = fnn_net_options_default();
+    o.n_layers = 2;
+    o.sizes[0] = FEATURES;
+    o.sizes[1] = 20;
+    o.sizes[2] = 3;
+    for (int src = 0; src < 2; src++) {
+        for (int k = 0; k < ROWS * FEATURES; k++) {
+            double v = src == 0 ? (double)raw[k] : (double)raw_f32[k];
+            int j = k % FEATURES;
+            scaled[k] = (float)((v - mean[j]) / std[j]);
+        }
+        fnn_dataset formula = from_f32;
+        formula.f32 = scaled;
+
+        fnn_net *plain = fnn_net_create(&o, NULL);
+        fnn_net *normed = fnn_net_create(&o, NULL);
+        assert_non_null(plain);
+        assert_non_null(normed);
+        assert_int_equal(
+            fnn_net_set_normalization(normed, mean, std), FNN_OK);
+        fnn_eval_result want, got;
+        assert_int_equal(fnn_evaluate(plain, &formula, &want, NULL), FNN_OK);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            assert_int_equal(fnn_net_set_threads(normed, threads), FNN_OK);
+            assert_int_equal(fnn_evaluate(normed, sources[src], &got, NULL),
+                             FNN_OK);
+            assert_memory_equal(&got.loss, &want.loss, sizeof want.loss);
+            assert_true(got.accuracy == want.accuracy);
+        }
+        fnn_net_free(plain);
+        fnn_net_free(normed);
+    }
+}
+
 static void set_threads_validates(void **state) {
     (void)state;
     pass_case c = {FNN_RELU, FNN_LOSS_SOFTMAX_CE, 2, 1.0, 0.0, FNN_F32};
@@ -340,6 +407,7 @@ int main(void) {
         cmocka_unit_test(nonfinite_in_last_thread),
         cmocka_unit_test(training_repeatable),
         cmocka_unit_test(optimizer_split_bit_identical),
+        cmocka_unit_test(gather_split_matches_formula),
         cmocka_unit_test(set_threads_validates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
