@@ -151,8 +151,13 @@ static void FN(forward_layer)(fnn_net *net, int l, int batch,
         memcpy(z + (int64_t)i * n_out, b, (size_t)n_out * sizeof(REAL));
     }
 #if KERNELS
-    fnn_sgemm(0, 1, batch, n_out, n_in, in, n_in, w, n_in, 1, z, n_out,
-              net->gemm_pack);
+    if (net->packed_wt[l]) {
+        fnn_sgemm_packed(0, batch, n_out, n_in, in, n_in, net->packed_wt[l],
+                         1, z, n_out);
+    } else {
+        fnn_sgemm(0, 1, batch, n_out, n_in, in, n_in, w, n_in, 1, z, n_out,
+                  net->gemm_pack);
+    }
 #else
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1,
          in, n_in, w, n_in, 1, z, n_out);

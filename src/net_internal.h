@@ -37,6 +37,9 @@ struct fnn_net {
     // W^T of the widest layer for fnn_sgemm, 64-byte aligned; float32 only.
     // Each thread's replica has its own.
     float *gemm_pack;
+    // W^T of each layer already packed for fnn_sgemm_packed, shared by the
+    // replicas of a multi-threaded pass; NULL elsewhere.
+    const float *packed_wt[FNN_MAX_LAYERS];
     int dropout_used;            // the last forward pass applied dropout
     int mask_valid;              // masks hold a sampled pattern
     const void *input;           // input of layer 0 in the last pass

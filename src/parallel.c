@@ -11,6 +11,7 @@
 // contain the whole batch, as after a single-threaded pass, and only the
 // reduction writes the network's gradient.
 #include "net_internal.h"
+#include "sgemm.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -56,6 +57,10 @@ struct fnn_pool {
     fnn_net *replicas[FNN_MAX_THREADS]; // [n_threads], one per row block
     void *grads[FNN_MAX_THREADS];       // [n_threads][n_params]
     float *pack[FNN_MAX_THREADS];       // fnn_sgemm buffers, float32 only
+    // Every layer's W^T packed once per pass and read by all row blocks:
+    // float32 with the AVX-512 kernel only, else NULL.
+    float *wt;
+    size_t wt_off[FNN_MAX_LAYERS]; // floats before layer l's part of wt
     // Results of the row blocks in the current pass.
     fnn_status status[FNN_MAX_THREADS];
     double loss[FNN_MAX_THREADS];
@@ -190,6 +195,7 @@ void fnn_pool_free(fnn_pool *p) {
         free(p->grads[t]);
         free(p->pack[t]);
     }
+    free(p->wt);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mutex);
@@ -212,6 +218,18 @@ static fnn_pool *pool_create(const fnn_net *net, int n_threads) {
         p->pack[t] = fnn_net_alloc_pack(net);
         ok = p->replicas[t] && p->grads[t] &&
              (p->pack[t] || net->opt.dtype != FNN_F32);
+    }
+    if (ok && net->opt.dtype == FNN_F32 && fnn_sgemm_uses_kernel()) {
+        size_t total = 0;
+        for (int l = 0; l < net->opt.n_layers; l++) {
+            p->wt_off[l] = total;
+            total += fnn_sgemm_pack_floats(net->opt.sizes[l + 1],
+                                           net->opt.sizes[l]);
+        }
+        // Each layer's part starts on a 64-byte line: its size is a
+        // multiple of 16 floats.
+        p->wt = aligned_alloc(64, total * sizeof(float));
+        ok = p->wt != NULL;
     }
     for (int t = 1; ok && t < n_threads; t++) {
         p->workers[t] = (pool_worker){.pool = p};
@@ -301,6 +319,32 @@ static void make_replica(fnn_net *rep, const fnn_net *net, void *grads,
     }
 }
 
+// Packs 16-column strip `strip` (counted over all layers in order) of the
+// layers' W^T into the pool's shared buffer.
+static void pack_task(void *arg, int strip) {
+    fnn_net *net = arg;
+    const fnn_net_options *o = &net->opt;
+    int l = 0;
+    int strips = (o->sizes[1] + 15) / 16;
+    while (strip >= strips) {
+        strip -= strips;
+        l++;
+        strips = (o->sizes[l + 1] + 15) / 16;
+    }
+    const float *w = (const float *)net->params + net->w_off[l];
+    fnn_sgemm_pack_bt(o->sizes[l + 1], o->sizes[l], w, o->sizes[l],
+                      16 * strip, 16 * strip + 16,
+                      net->pool->wt + net->pool->wt_off[l]);
+}
+
+static int pack_strips(const fnn_net *net) {
+    int n = 0;
+    for (int l = 0; l < net->opt.n_layers; l++) {
+        n += (net->opt.sizes[l + 1] + 15) / 16;
+    }
+    return n;
+}
+
 static void pass_task(void *arg, int t) {
     pass_job *job = arg;
     fnn_pool *p = job->net->pool;
@@ -309,6 +353,9 @@ static void pass_task(void *arg, int t) {
     fnn_net *rep = p->replicas[t];
     make_replica(rep, job->net, p->grads[t], first, rows, job->batch, t == 0);
     rep->gemm_pack = p->pack[t];
+    for (int l = 0; p->wt && l < job->net->opt.n_layers; l++) {
+        rep->packed_wt[l] = p->wt + p->wt_off[l];
+    }
     p->loss[t] = 0;
     fnn_status s = fnn_net_forward(rep, job->x + (size_t)first * job->x_row,
                                    rows, job->dropout, 1);
@@ -477,6 +524,9 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
     net->dropout_used = use_dropout;
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
+    if (net->pool->wt) {
+        pool_run(net->pool, pack_task, net, pack_strips(net));
+    }
     pool_run(net->pool, pass_task, &job, job.used);
     s = merge_status(net->pool, job.used);
     if (s == FNN_OK) {

@@ -152,17 +152,18 @@ static AVX512 void transpose16(const float *src, long lds, float *dst,
     }
 }
 
-// Copies B^T, stored as [n, k] with rows ldb apart, into pack [k, n rounded
-// up to 16] with zero padding columns. Full 16 x 16 blocks are transposed in
+// Copies columns [j_begin, j_end) of B^T, B stored as [n, k] with rows ldb
+// apart, into pack [k, n rounded up to 16] with zero padding columns.
+// j_begin is a multiple of 16. Full 16 x 16 blocks are transposed in
 // registers, the rest gathered 16 rows at a time.
 static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
-                           float *pack) {
+                           int j_begin, int j_end, float *pack) {
     long ldp = (n + 15) / 16 * 16;
     __m512i rows = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
                           15),
         _mm512_set1_epi32(ldb));
-    for (int j0 = 0; j0 < ldp; j0 += 16) {
+    for (int j0 = j_begin; j0 < j_end; j0 += 16) {
         int w = n - j0 < 16 ? n - j0 : 16;
         __mmask16 m = (__mmask16)((1u << w) - 1);
         const float *src = b + (long)j0 * ldb;
@@ -218,7 +219,7 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
         view av = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
         long ldp = ldb;
         if (trans_b) {
-            pack_bt(n, k, b, ldb, pack);
+            pack_bt(n, k, b, ldb, 0, n, pack);
             b = pack;
             ldp = (n + 15) / 16 * 16;
         }
@@ -229,4 +230,34 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
                 b, ldb, beta, c, ldc);
+}
+
+int fnn_sgemm_uses_kernel(void) {
+    return use_avx512();
+}
+
+void fnn_sgemm_pack_bt(int n, int k, const float *b, int ldb, int j_begin,
+                       int j_end, float *pack) {
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512() && n > 0) {
+        pack_bt(n, k, b, ldb, j_begin, j_end < n ? j_end : n, pack);
+    }
+#else
+    (void)n, (void)k, (void)b, (void)ldb, (void)j_begin, (void)j_end;
+    (void)pack;
+#endif
+}
+
+void fnn_sgemm_packed(int trans_a, int m, int n, int k, const float *a,
+                      int lda, const float *pack, float beta, float *c,
+                      int ldc) {
+#ifdef FNN_HAVE_AVX512
+    if (use_avx512() && m > 0 && n > 0) {
+        view av = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
+        gemm_avx512(m, n, k, av, pack, (n + 15) / 16 * 16, beta, c, ldc);
+    }
+#else
+    (void)trans_a, (void)m, (void)n, (void)k, (void)a, (void)lda;
+    (void)pack, (void)beta, (void)c, (void)ldc;
+#endif
 }

@@ -26,6 +26,23 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
 // Returns the floats of the packing buffer for a transposed B, op(B) [k, n].
 size_t fnn_sgemm_pack_floats(int n, int k);
 
+// Returns 1 when fnn_sgemm runs the AVX-512 kernel, the only path that
+// packs B. fnn_sgemm_pack_bt and fnn_sgemm_packed may be used only then.
+int fnn_sgemm_uses_kernel(void);
+
+// Writes columns [j_begin, j_end) of the packed copy of op(B) = B^T, B
+// stored as [n, k] with rows ldb apart: the buffer fnn_sgemm fills for
+// trans_b. j_begin is a multiple of 16, and j_end past n means n. Threads
+// may pack disjoint column ranges of one buffer at the same time.
+void fnn_sgemm_pack_bt(int n, int k, const float *b, int ldb, int j_begin,
+                       int j_end, float *pack);
+
+// Computes fnn_sgemm's trans_b product from a B that fnn_sgemm_pack_bt
+// packed whole. It runs the same chains, so it gives the same bits.
+void fnn_sgemm_packed(int trans_a, int m, int n, int k, const float *a,
+                      int lda, const float *pack, float beta, float *c,
+                      int ldc);
+
 // Selects the path: 1 uses the AVX-512 kernel where the processor has it,
 // 0 forces cblas_sgemm (for tests). Returns 1 when the kernel is in use.
 int fnn_sgemm_use_avx512(int enable);

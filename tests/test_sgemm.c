@@ -203,6 +203,42 @@ static void rows_bit_identical_across_splits_and_calls(void **state) {
     free_operands(&o);
 }
 
+// The multi-threaded pass packs W^T once, in 16-column strips claimed by
+// the threads in any order, and each row block multiplies by that shared
+// copy: the product must have the bits of fnn_sgemm packing for itself.
+// 250 columns end in a partial strip; k = 37 ends in a partial 16 x 16 block.
+static void prepacked_strips_bit_identical(void **state) {
+    (void)state;
+    if (!fnn_sgemm_uses_kernel()) {
+        skip();
+    }
+    const int shapes[][3] = {{64, 250, 37}, {16, 10, 128}, {7, 256, 784}};
+    for (int s = 0; s < 3; s++) {
+        product p = {0, 1, shapes[s][0], shapes[s][1], shapes[s][2], 1};
+        operands o = make_operands(&p, 3, 21 + (uint64_t)s);
+        float *want = run(&p, &o);
+        size_t np = fnn_sgemm_pack_floats(p.n, p.k);
+        float *shared = aligned_alloc(64, np * sizeof(float));
+        assert_non_null(shared);
+        int strips = (p.n + 15) / 16;
+        for (int j = strips - 1; j >= 0; j--) {
+            fnn_sgemm_pack_bt(p.n, p.k, o.b, o.ldb, 16 * j, 16 * j + 16,
+                              shared);
+        }
+        size_t nc = (size_t)p.m * o.ldc;
+        float *got = malloc(nc * sizeof(float));
+        assert_non_null(got);
+        memcpy(got, o.c0, nc * sizeof(float));
+        fnn_sgemm_packed(0, p.m, p.n, p.k, o.a, o.lda, shared, 1, got,
+                         o.ldc);
+        assert_memory_equal(got, want, nc * sizeof(float));
+        free(got);
+        free(shared);
+        free(want);
+        free_operands(&o);
+    }
+}
+
 // On a processor with AVX-512 the kernel must be the path in use, and the
 // cblas_sgemm fallback must still satisfy the same checks.
 static void kernel_selected_and_fallback_works(void **state) {
@@ -224,6 +260,7 @@ int main(void) {
         cmocka_unit_test(training_shapes_match_cblas),
         cmocka_unit_test(edge_sizes_match_fma_chain),
         cmocka_unit_test(rows_bit_identical_across_splits_and_calls),
+        cmocka_unit_test(prepacked_strips_bit_identical),
         cmocka_unit_test(kernel_selected_and_fallback_works),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
