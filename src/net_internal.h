@@ -123,10 +123,13 @@ void fnn_net_normalize_row(const fnn_net *net, const double *row,
 // *loss_sum) and, when the loss is finite, the backward pass into grads. On
 // more than one thread (fnn_net_set_threads) the rows are split into
 // contiguous blocks and the gradients summed in thread order, so the result
-// depends on the thread count but not on timing. Returns as fnn_net_forward
-// and fnn_net_loss.
+// depends on the thread count but not on timing. The threads check the
+// summed gradient as they write it: *grads_finite (when not NULL) is set to
+// 1 when every value is finite, 0 when one is not and -1 when the pass did
+// not check. Returns as fnn_net_forward and fnn_net_loss.
 fnn_status fnn_net_train_pass(fnn_net *net, const void *x, const void *y,
-                              int batch_size, double *loss_sum);
+                              int batch_size, double *loss_sum,
+                              int *grads_finite);
 
 // One block of a job split over a network's threads.
 typedef void (*fnn_pool_task)(void *arg, int block);

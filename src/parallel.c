@@ -10,6 +10,7 @@
 // step the network's pre-activations, activations and masks therefore
 // contain the whole batch, as after a single-threaded pass, and only the
 // reduction writes the network's gradient.
+#include "kernels.h"
 #include "net_internal.h"
 #include "sgemm.h"
 
@@ -21,8 +22,9 @@
 
 // How long an idle thread polls for the next job before it sleeps on a
 // condition variable, in nanoseconds. Between two jobs of a step the main
-// thread works alone for tens of microseconds (gather, non-finite scan),
-// about what a wake-up from sleep costs, so a short poll covers that gap.
+// thread works alone for up to tens of microseconds (a small batch's gather,
+// the dropout masks), about what a wake-up from sleep costs, so a short poll
+// covers that gap.
 // Longer polls measured slower on a busy machine: the polling thread takes
 // CPU time from the other processes and from its own turn.
 #define SPIN_NS 50000
@@ -64,6 +66,7 @@ struct fnn_pool {
     // Results of the row blocks in the current pass.
     fnn_status status[FNN_MAX_THREADS];
     double loss[FNN_MAX_THREADS];
+    atomic_int nonfinite; // a reduced chunk held a non-finite value
 };
 
 static double now_ns(void) {
@@ -483,6 +486,11 @@ static void reduce_task(void *arg, int chunk) {
         reduce_f64(net->grads, p->grads, job->used, begin, end);
     } else {
         reduce_f32(net->grads, p->grads, job->used, begin, end);
+        // The chunk was just written, so this reads it from the cache.
+        if (!fnn_all_finite_f32((const float *)net->grads + begin,
+                                end - begin)) {
+            atomic_store(&p->nonfinite, 1);
+        }
     }
 }
 
@@ -502,7 +510,8 @@ static fnn_status merge_status(const fnn_pool *p, int used) {
 }
 
 static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
-                                int batch, double *loss_sum) {
+                                int batch, double *loss_sum,
+                                int *grads_finite) {
     const fnn_net_options *o = &net->opt;
     fnn_status s = fnn_net_reserve(net, batch);
     if (s != FNN_OK) {
@@ -533,7 +542,11 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
         reduce_job r = {net, job.used};
         int64_t chunks = (net->n_params + reduce_chunk(net) - 1) /
                          reduce_chunk(net);
+        atomic_store(&net->pool->nonfinite, 0);
         pool_run(net->pool, reduce_task, &r, (int)chunks);
+        if (grads_finite && o->dtype == FNN_F32) {
+            *grads_finite = !atomic_load(&net->pool->nonfinite);
+        }
     }
     openblas_set_num_threads(blas_threads);
     for (int t = 0; t < job.used; t++) {
@@ -543,9 +556,13 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
 }
 
 fnn_status fnn_net_train_pass(fnn_net *net, const void *x, const void *y,
-                              int batch_size, double *loss_sum) {
+                              int batch_size, double *loss_sum,
+                              int *grads_finite) {
+    if (grads_finite) {
+        *grads_finite = -1;
+    }
     if (net->pool && batch_size > 1) {
-        return parallel_pass(net, x, y, batch_size, loss_sum);
+        return parallel_pass(net, x, y, batch_size, loss_sum, grads_finite);
     }
     fnn_status s = fnn_net_forward(net, x, batch_size, FNN_DROPOUT_SAMPLE, 1);
     if (s == FNN_OK) {

@@ -324,7 +324,9 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
                                   o->step_gamma);
     int64_t step = fnn_optim_steps(t->optim) + 1;
     double loss_sum = 0;
-    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, &loss_sum);
+    int grads_finite = -1;
+    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, &loss_sum,
+                                      &grads_finite);
     if (s == FNN_ERR_NONFINITE) {
         return diverged(net, t->epoch + 1, step, count, -1, err);
     }
@@ -332,7 +334,7 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
         return fnn_fail(err, s, "training step failed: %s",
                         fnn_status_str(s));
     }
-    int grad_layer = first_nonfinite_gradient(net);
+    int grad_layer = grads_finite == 1 ? -1 : first_nonfinite_gradient(net);
     if (grad_layer >= 0) {
         return diverged(net, t->epoch + 1, step, count, grad_layer, err);
     }

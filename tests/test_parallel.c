@@ -100,8 +100,12 @@ static void check_case(const pass_case *c, int threads) {
                                   FNN_DROPOUT_SAMPLE, 1, &cost),
                      FNN_OK);
     double loss_sum = 0;
-    assert_int_equal(fnn_net_train_pass(par, x_buf, y_buf, BATCH, &loss_sum),
-                     FNN_OK);
+    int finite = -1;
+    assert_int_equal(
+        fnn_net_train_pass(par, x_buf, y_buf, BATCH, &loss_sum, &finite),
+        FNN_OK);
+    // The reduction checks float32 gradients only.
+    assert_int_equal(finite, c->dtype == FNN_F32 ? 1 : -1);
     double par_cost = loss_sum / BATCH + fnn_net_l2_term(par, BATCH);
     double tol = c->dtype == FNN_F64 ? 1e-13 : 1e-6;
     double rel = relative_difference(par, ref);
@@ -174,7 +178,7 @@ static void one_thread_bit_identical(void **state) {
                                       FNN_DROPOUT_SAMPLE, 1, &cost),
                          FNN_OK);
         assert_int_equal(fnn_net_train_pass(one, x_buf, y_buf, BATCH,
-                                            &loss_sum),
+                                            &loss_sum, NULL),
                          FNN_OK);
         assert_memory_equal(one->grads, ref->grads,
                             (size_t)ref->n_params * sizeof(float));
@@ -199,8 +203,9 @@ static void nonfinite_in_last_thread(void **state) {
         grads[i] = 7.0f;
     }
     double loss_sum = 0;
-    assert_int_equal(fnn_net_train_pass(net, x_buf, y_buf, BATCH, &loss_sum),
-                     FNN_ERR_NONFINITE);
+    assert_int_equal(
+        fnn_net_train_pass(net, x_buf, y_buf, BATCH, &loss_sum, NULL),
+        FNN_ERR_NONFINITE);
     for (int64_t i = 0; i < net->n_params; i++) {
         assert_true(grads[i] == 7.0f);
     }
@@ -208,6 +213,29 @@ static void nonfinite_in_last_thread(void **state) {
     const float *z0 = net->z[0];
     assert_true(isnan(z0[(BATCH - 1) * HIDDEN1]));
     assert_true(isfinite(z0[0]));
+    fnn_net_free(net);
+}
+
+// A finite loss with an infinite gradient: a first-layer weight of 3e38
+// meets an input column of zeros, so the forward pass stays finite, but its
+// L2 gradient (100 / 37) 3e38 overflows. The reduction must report it.
+static void nonfinite_gradient_reported(void **state) {
+    (void)state;
+    pass_case c = {FNN_RELU, FNN_LOSS_SOFTMAX_CE, 2, 1.0, 100.0, FNN_F32};
+    make_batch(&c, x_buf, y_buf);
+    for (int i = 0; i < BATCH; i++) {
+        put(&c, x_buf, (int64_t)i * N_IN + 3, 0);
+    }
+    fnn_net *net = make_net(&c, 2);
+    ((float *)net->params)[net->w_off[0] + 3] = 3e38f;
+    double loss_sum = 0;
+    int finite = -1;
+    assert_int_equal(
+        fnn_net_train_pass(net, x_buf, y_buf, BATCH, &loss_sum, &finite),
+        FNN_OK);
+    assert_true(isfinite(loss_sum));
+    assert_int_equal(finite, 0);
+    assert_true(isinf(((float *)net->grads)[net->w_off[0] + 3]));
     fnn_net_free(net);
 }
 
@@ -405,6 +433,7 @@ int main(void) {
         cmocka_unit_test(pass_other_thread_counts),
         cmocka_unit_test(one_thread_bit_identical),
         cmocka_unit_test(nonfinite_in_last_thread),
+        cmocka_unit_test(nonfinite_gradient_reported),
         cmocka_unit_test(training_repeatable),
         cmocka_unit_test(optimizer_split_bit_identical),
         cmocka_unit_test(gather_split_matches_formula),
