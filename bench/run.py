@@ -9,7 +9,9 @@ PyTorch from PyPI in a virtual environment (installed when missing), Debian's
 python3-torch and scikit-learn under /usr/bin/python3 (installed with apt-get
 when missing). Environment knobs: FNN_BENCH_ROWS (training rows per
 throughput epoch, default 20000), FNN_BENCH_EPOCHS (default 4, the first is
-a warm-up), FNN_BENCH_VENV (default ~/.cache/fastnn-bench/venv).
+a warm-up), FNN_BENCH_ROUNDS (default 2: every workload runs once per round
+and the best round's median is kept), FNN_BENCH_VENV (default
+~/.cache/fastnn-bench/venv).
 """
 import json
 import os
@@ -25,6 +27,10 @@ VENV = os.environ.get("FNN_BENCH_VENV",
                       os.path.expanduser("~/.cache/fastnn-bench/venv"))
 ROWS = int(os.environ.get("FNN_BENCH_ROWS", "20000"))
 EPOCHS = int(os.environ.get("FNN_BENCH_EPOCHS", "4"))
+# Each program runs every workload once per round; the table keeps the best
+# round's median, so a burst of load from another process on this shared
+# machine costs a program one round, not its place in the table.
+ROUNDS = int(os.environ.get("FNN_BENCH_ROUNDS", "2"))
 BATCHES = [32, 128, 1024]
 OPTIMIZERS = ["momentum", "adam"]
 # FLOPs per training sample of 784-256-128-10: forward 2 n_in n_out per
@@ -187,11 +193,17 @@ def main():
 
     names = [c[0] for c in cfgs]
     results = {}
-    for batch in BATCHES:
-        for opt in OPTIMIZERS:
-            for cfg in cfgs:
-                log(f"batch {batch} {opt}: {cfg[0]}")
-                results[(batch, opt, cfg[0])] = throughput(cfg, batch, opt)
+    for r in range(ROUNDS):
+        for batch in BATCHES:
+            for opt in OPTIMIZERS:
+                for cfg in cfgs:
+                    log(f"round {r + 1}/{ROUNDS}, batch {batch} {opt}: "
+                        f"{cfg[0]}")
+                    rate = throughput(cfg, batch, opt)
+                    key = (batch, opt, cfg[0])
+                    if rate is not None and (results.get(key) or 0) < rate:
+                        results[key] = rate
+                    results.setdefault(key, None)
     acc = {} if "--quick" in sys.argv else time_to_accuracy(cfgs)
     report(ver, one_core, all_cores, peak, names, results, acc)
 
@@ -226,8 +238,9 @@ def report(ver, one_core, all_cores, peak, names, results, acc):
           f"{all_cores:.0f} GFLOP/s all cores at once, peak used: "
           f"{peak:.0f} GFLOP/s  ")
     print(f"FLOPs per training sample: {FLOPS_PER_SAMPLE:,}; "
-          f"{ROWS} rows per epoch, median of epochs 2..{EPOCHS}\n")
-    print("Training samples/s (median):\n")
+          f"{ROWS} rows per epoch, median of epochs 2..{EPOCHS}, best of "
+          f"{ROUNDS} rounds\n")
+    print("Training samples/s (median of epochs, best round):\n")
     print("| workload | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for (batch, opt) in sorted({(b, o) for b, o, _ in results}):

@@ -138,7 +138,7 @@ static int parse_args(train_run *r, int argc, char **argv) {
         {"threads", CLI_INT, &a->threads, "N",
          "threads that split each mini-batch; results are reproducible for "
          "a seed and thread count (0 = one per online CPU, at most one per "
-         "64 rows of the batch)"},
+         "16 rows of the batch)"},
         {"header", CLI_FLAG, &a->header, NULL,
          "CSV files have a header row (default: detected)"},
         {"label-column", CLI_STRING, &a->label_column, "N|NAME",
@@ -436,10 +436,10 @@ static void print_config(const train_run *r, const fnn_net *net) {
 }
 
 // Splitting a mini-batch pays only when each thread gets enough rows to
-// amortize the gradient reduction and its own packing of the weights for
-// BLAS: on 2 cores, 64-row blocks (batch 128) trained faster than one
-// thread and 16-row blocks (batch 32) slower (docs/benchmarks.md).
-#define MIN_ROWS_PER_THREAD 64
+// amortize the extra jobs and the gradient reduction: on 2 idle cores,
+// 16-row blocks (batch 32) trained about 1.35x faster than one thread and
+// 8-row blocks (batch 16) about 1.15x (docs/benchmarks.md).
+#define MIN_ROWS_PER_THREAD 16
 
 // Resolves --threads 0 and starts the threads. Returns -1 to continue or an
 // exit status.

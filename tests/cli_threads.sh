@@ -56,10 +56,10 @@ scale = max(float(np.max(np.abs(one[k]))) for k in one)
 sys.exit(0 if 0 < diff <= 1e-3 * scale else 1)
 EOF
 
-# 3. The default: one thread per online CPU, at most one per 64 rows.
+# 3. The default: one thread per online CPU, at most one per 16 rows.
 cpus=$(getconf _NPROCESSORS_ONLN)
-for batch in 32 128 256; do
-    want=$((batch / 64))
+for batch in 8 16 32 128; do
+    want=$((batch / 16))
     [ "$cpus" -lt "$want" ] && want=$cpus
     [ "$want" -lt 1 ] && want=1
     train "$work/d$batch.safetensors" --batch-size "$batch" \
