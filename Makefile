@@ -40,6 +40,8 @@ bench: build
 		$$(pkg-config --libs openblas libcjson zlib) -lm -o $(BUILD)/bench/fnn_bench
 	cc -O3 -Wall $$(grep -q avx512f /proc/cpuinfo && echo -mavx512f) -mavx2 \
 		-mfma bench/fma_peak.c -o $(BUILD)/bench/fma_peak
+	cc $(BENCH_FLAGS) -Isrc bench/sgemm_shapes.c $(BUILD)/libfastnn.a \
+		$$(pkg-config --libs openblas) -lm -o $(BUILD)/bench/sgemm_shapes
 	/usr/bin/python3 bench/run.py $(BUILD)/bench | tee $(BUILD)/bench/results.md
 	@if [ -f bench/gradcheck_bench.sh ]; then bash bench/gradcheck_bench.sh; fi
 

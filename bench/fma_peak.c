@@ -1,8 +1,8 @@
 // Measures the fp32 FMA peak of one core: independent chains of 512-bit
 // (or 256-bit) fused multiply-adds, enough of them to cover the FMA latency
 // on both pipes. Run one copy per core at once to get the machine's peak.
-// Compiled with -mavx512f (or -mavx2 -mfma); bench/run.sh picks the widest
-// that the CPU reports in /proc/cpuinfo.
+// Compiled with -mavx512f (or -mavx2 -mfma); `make bench` picks the widest
+// that the CPU reports in /proc/cpuinfo (see the Makefile).
 //
 //   fma_peak [seconds]   prints {"gflops": G, "width_bits": W}
 #include <immintrin.h>

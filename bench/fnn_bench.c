@@ -1,6 +1,6 @@
 // Benchmark driver for fastnn: trains the 784-256-128-10 ReLU network on
 // Fashion-MNIST and prints one JSON object per line, in the same format as
-// bench/torch_mlp.py, so bench/run.sh can put both side by side.
+// bench/torch_mlp.py, so bench/run.py can put both side by side.
 //
 //   fnn_bench throughput --batch 128 --optimizer adam --epochs 4 [--rows N]
 //       one line per epoch with samples/s (training steps only, no eval)

@@ -206,6 +206,30 @@ def main():
                     results.setdefault(key, None)
     acc = {} if "--quick" in sys.argv else time_to_accuracy(cfgs)
     report(ver, one_core, all_cores, peak, names, results, acc)
+    report_shapes(build)
+
+
+def report_shapes(build):
+    """Prints bench/sgemm_shapes: the forward product of each layer on one
+    thread, with the weights packed per call, packed once beforehand, and
+    the library's choice."""
+    log("forward product shapes")
+    env = base_env(OPENBLAS_NUM_THREADS="1")
+    p = subprocess.run([os.path.join(build, "sgemm_shapes")], env=env,
+                       capture_output=True, text=True)
+    rows = [json.loads(x) for x in p.stdout.splitlines()
+            if x.startswith("{")]
+    if p.returncode != 0 or not rows or "skipped" in rows[0]:
+        log(f"sgemm_shapes: {p.stdout.strip() or p.stderr.strip()}")
+        return
+    print("\nForward product Z = X W^T on one thread, GFLOP/s (best of 5; "
+          "pack_wt packs W^T in the call, shared_wt uses a W^T packed "
+          "beforehand, fnn_sgemm packs X^T instead for up to 64 rows):\n")
+    print("| layer | rows | pack_wt | shared_wt | fnn_sgemm |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n_in']}-{r['n_out']} | {r['rows']} | {r['pack_wt']:.0f} "
+              f"| {r['shared_wt']:.0f} | {r['fnn_sgemm']:.0f} |")
 
 
 def time_to_accuracy(cfgs):

@@ -5,7 +5,7 @@ data, normalization, optimizers and output format (one JSON object a line).
     python torch_mlp.py accuracy --target 0.88 --batch 128 --optimizer adam
 
 --threads sets torch.set_num_threads; OMP_WAIT_POLICY and
-OPENBLAS_NUM_THREADS come from the environment that bench/run.sh sets.
+OPENBLAS_NUM_THREADS come from the environment that bench/run.py sets.
 """
 import argparse
 import gzip

@@ -226,8 +226,8 @@ static fnn_pool *pool_create(const fnn_net *net, int n_threads) {
         size_t total = 0;
         for (int l = 0; l < net->opt.n_layers; l++) {
             p->wt_off[l] = total;
-            total += fnn_sgemm_pack_floats(net->opt.sizes[l + 1],
-                                           net->opt.sizes[l]);
+            total += fnn_sgemm_packed_floats(net->opt.sizes[l + 1],
+                                             net->opt.sizes[l]);
         }
         // Each layer's part starts on a 64-byte line: its size is a
         // multiple of 16 floats.
@@ -282,6 +282,7 @@ typedef struct pass_job {
     int batch;
     int used;
     fnn_dropout_mode dropout;
+    int shared_wt; // the blocks multiply by the pool's packed W^T
 } pass_job;
 
 // First row and row count of block t: the first batch % used blocks get
@@ -356,8 +357,8 @@ static void pass_task(void *arg, int t) {
     fnn_net *rep = p->replicas[t];
     make_replica(rep, job->net, p->grads[t], first, rows, job->batch, t == 0);
     rep->gemm_pack = p->pack[t];
-    for (int l = 0; p->wt && l < job->net->opt.n_layers; l++) {
-        rep->packed_wt[l] = p->wt + p->wt_off[l];
+    for (int l = 0; l < job->net->opt.n_layers; l++) {
+        rep->packed_wt[l] = job->shared_wt ? p->wt + p->wt_off[l] : NULL;
     }
     p->loss[t] = 0;
     fnn_status s = fnn_net_forward(rep, job->x + (size_t)first * job->x_row,
@@ -533,9 +534,15 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
     net->dropout_used = use_dropout;
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    if (net->pool->wt) {
+    // Blocks of larger row counts multiply by one W^T packed for all of
+    // them. Smaller blocks pack only their own rows (see sgemm.h), which
+    // measured faster.
+    int shared_wt = net->pool->wt && (batch + job.used - 1) / job.used >
+                                         FNN_SGEMM_XT_MAX_ROWS;
+    if (shared_wt) {
         pool_run(net->pool, pack_task, net, pack_strips(net));
     }
+    job.shared_wt = shared_wt;
     pool_run(net->pool, pass_task, &job, job.used);
     s = merge_status(net->pool, job.used);
     if (s == FNN_OK) {

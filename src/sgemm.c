@@ -31,8 +31,17 @@ static int use_avx512(void) {
     return avx512_state;
 }
 
-size_t fnn_sgemm_pack_floats(int n, int k) {
+enum { XT_MAX_ROWS = FNN_SGEMM_XT_MAX_ROWS };
+
+size_t fnn_sgemm_packed_floats(int n, int k) {
     return (size_t)k * (size_t)((n + 15) / 16 * 16);
+}
+
+size_t fnn_sgemm_pack_floats(int n, int k) {
+    size_t bt = fnn_sgemm_packed_floats(n, k);
+    // A^T [k, XT_MAX_ROWS] and C^T [n, XT_MAX_ROWS].
+    size_t xt = ((size_t)k + (size_t)n) * XT_MAX_ROWS;
+    return bt > xt ? bt : xt;
 }
 
 #ifdef FNN_HAVE_AVX512
@@ -122,7 +131,8 @@ static const tile_fn tiles[MR + 1] = {
 };
 
 // Transposes the 16 x 16 block src (rows lds apart) into dst (rows ldd
-// apart): 64 in-register shuffles in place of 256 scattered loads.
+// apart): 64 in-register shuffles in place of 256 scattered loads. dst
+// need not be aligned.
 static AVX512 void transpose16(const float *src, long lds, float *dst,
                                long ldd) {
     __m512 t[16], u[16];
@@ -144,11 +154,13 @@ static AVX512 void transpose16(const float *src, long lds, float *dst,
         __m512 w = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
         __m512 x = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
         __m512 y = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
-        _mm512_store_ps(dst + q * ldd, _mm512_shuffle_f32x4(v, x, 0x88));
-        _mm512_store_ps(dst + (4 + q) * ldd, _mm512_shuffle_f32x4(w, y, 0x88));
-        _mm512_store_ps(dst + (8 + q) * ldd, _mm512_shuffle_f32x4(v, x, 0xdd));
-        _mm512_store_ps(dst + (12 + q) * ldd,
-                        _mm512_shuffle_f32x4(w, y, 0xdd));
+        _mm512_storeu_ps(dst + q * ldd, _mm512_shuffle_f32x4(v, x, 0x88));
+        _mm512_storeu_ps(dst + (4 + q) * ldd,
+                         _mm512_shuffle_f32x4(w, y, 0x88));
+        _mm512_storeu_ps(dst + (8 + q) * ldd,
+                         _mm512_shuffle_f32x4(v, x, 0xdd));
+        _mm512_storeu_ps(dst + (12 + q) * ldd,
+                         _mm512_shuffle_f32x4(w, y, 0xdd));
     }
 }
 
@@ -175,6 +187,29 @@ static AVX512 void pack_bt(int n, int k, const float *b, int ldb,
             __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, rows,
                                                 src + p, 4);
             _mm512_store_ps(pack + p * ldp + j0, v);
+        }
+    }
+}
+
+// Writes dst [cols, rows] (rows ldd apart) = src [rows, cols] (rows lds
+// apart) transposed.
+static AVX512 void transpose(int rows, int cols, const float *src, long lds,
+                             float *dst, long ldd) {
+    int i0 = 0;
+    for (; i0 + 16 <= rows; i0 += 16) {
+        int j0 = 0;
+        for (; j0 + 16 <= cols; j0 += 16) {
+            transpose16(src + i0 * lds + j0, lds, dst + j0 * ldd + i0, ldd);
+        }
+        for (; j0 < cols; j0++) {
+            for (int i = i0; i < i0 + 16; i++) {
+                dst[j0 * ldd + i] = src[i * lds + j0];
+            }
+        }
+    }
+    for (; i0 < rows; i0++) {
+        for (int j = 0; j < cols; j++) {
+            dst[j * ldd + i0] = src[i0 * lds + j];
         }
     }
 }
@@ -209,6 +244,26 @@ static AVX512 void gemm_avx512(int m, int n, int k, view a, const float *b,
     }
 }
 
+// Computes C [m, n] = A B^T + beta C for m <= XT_MAX_ROWS, A [m, k] and
+// B [n, k] row-major, through C^T = B A^T in `scratch`. Value (j, i) of
+// C^T is the chain of fmaf(B[j][p], A[i][p], .) over ascending p from
+// beta C[i][j], and fmaf's product does not depend on the order of its
+// factors, so C gets the bits of the packed-B^T path.
+static AVX512 void gemm_xt(int m, int n, int k, const float *a, long lda,
+                           const float *b, long ldb, float beta, float *c,
+                           long ldc, float *scratch) {
+    long ldx = (m + 15) / 16 * 16;
+    float *xt = scratch;                   // A^T [k, ldx]
+    float *ct = scratch + (size_t)k * ldx; // C^T [n, ldx]
+    pack_bt(m, k, a, (int)lda, 0, m, xt);
+    if (beta != 0) {
+        transpose(m, n, c, ldc, ct, ldx);
+    }
+    view bv = {b, ldb, 1};
+    gemm_avx512(n, m, k, bv, xt, ldx, beta, ct, ldx);
+    transpose(n, m, ct, ldx, c, ldc);
+}
+
 #endif
 
 void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
@@ -216,6 +271,10 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
                float *c, int ldc, float *pack) {
 #ifdef FNN_HAVE_AVX512
     if (use_avx512() && (!trans_b || pack) && m > 0 && n > 0) {
+        if (trans_b && !trans_a && m <= XT_MAX_ROWS) {
+            gemm_xt(m, n, k, a, lda, b, ldb, beta, c, ldc, pack);
+            return;
+        }
         view av = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
         long ldp = ldb;
         if (trans_b) {

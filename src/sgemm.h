@@ -6,12 +6,19 @@
 
 #include <stddef.h>
 
+// Products with at most this many rows and a transposed B are computed as
+// C^T = B A^T, which packs the small A^T (a mini-batch's rows of layer
+// input) instead of B^T (the whole weight matrix). `bench/sgemm_shapes`
+// measures both on the 784-256-128-10 layers (docs/benchmarks.md).
+#define FNN_SGEMM_XT_MAX_ROWS 64
+
 // Computes C [m, n] = op(A) op(B) + beta C, row-major, alpha 1, where op(A)
 // is [m, k] and op(B) [k, n]. Nonzero trans_a / trans_b mean that A / B are
 // stored transposed. With beta 0, C is never read. When trans_b is set,
-// `pack` receives the transposed copy of B and must hold
-// fnn_sgemm_pack_floats(n, k) floats, 64-byte aligned. A NULL pack sends
-// that product to cblas_sgemm. Otherwise pack may be NULL.
+// `pack` is scratch for the transposed copy of B (or, for few rows, of A
+// and C) and must hold fnn_sgemm_pack_floats(n, k) floats, 64-byte aligned.
+// A NULL pack sends that product to cblas_sgemm. Otherwise pack may be
+// NULL.
 //
 // On the AVX-512 path every C value is one fused multiply-add chain over k
 // in ascending order, starting from beta C (or 0), whatever m, n and the
@@ -23,8 +30,12 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc, float *pack);
 
-// Returns the floats of the packing buffer for a transposed B, op(B) [k, n].
+// Returns the floats of fnn_sgemm's scratch buffer `pack` for a transposed
+// B, op(B) [k, n], whatever the row count m.
 size_t fnn_sgemm_pack_floats(int n, int k);
+
+// Returns the floats of B^T [k, n] packed by fnn_sgemm_pack_bt.
+size_t fnn_sgemm_packed_floats(int n, int k);
 
 // Returns 1 when fnn_sgemm runs the AVX-512 kernel, the only path that
 // packs B. fnn_sgemm_pack_bt and fnn_sgemm_packed may be used only then.
