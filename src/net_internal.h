@@ -118,17 +118,24 @@ fnn_status fnn_net_output(fnn_net *net, int batch_size, void *out);
 void fnn_net_normalize_row(const fnn_net *net, const double *row,
                            double *out);
 
+// Writes rows [first, first + count) of a training pass's inputs and
+// targets into the x and y buffers given to fnn_net_train_pass.
+typedef void (*fnn_fill_rows)(void *arg, int first, int count);
+
 // Runs one training pass on x [batch_size, n_in] (already normalized) and
 // y: forward with new dropout masks, the loss (its sum is added to
 // *loss_sum) and, when the loss is finite, the backward pass into grads. On
 // more than one thread (fnn_net_set_threads) the rows are split into
 // contiguous blocks and the gradients summed in thread order, so the result
-// depends on the thread count but not on timing. The threads check the
-// summed gradient as they write it: *grads_finite (when not NULL) is set to
-// 1 when every value is finite, 0 when one is not and -1 when the pass did
-// not check. Returns as fnn_net_forward and fnn_net_loss.
+// depends on the thread count but not on timing. When `fill` is not NULL,
+// x and y are buffers that fill(fill_arg, ...) writes first, each block's
+// rows on the thread that runs the block. The threads check the summed
+// gradient as they write it: *grads_finite (when not NULL) is set to 1 when
+// every value is finite, 0 when one is not and -1 when the pass did not
+// check. Returns as fnn_net_forward and fnn_net_loss.
 fnn_status fnn_net_train_pass(fnn_net *net, const void *x, const void *y,
-                              int batch_size, double *loss_sum,
+                              int batch_size, fnn_fill_rows fill,
+                              void *fill_arg, double *loss_sum,
                               int *grads_finite);
 
 // One block of a job split over a network's threads.

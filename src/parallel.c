@@ -283,6 +283,8 @@ typedef struct pass_job {
     int used;
     fnn_dropout_mode dropout;
     int shared_wt; // the blocks multiply by the pool's packed W^T
+    fnn_fill_rows fill; // writes a block's rows of x and y, or NULL
+    void *fill_arg;
 } pass_job;
 
 // First row and row count of block t: the first batch % used blocks get
@@ -361,6 +363,9 @@ static void pass_task(void *arg, int t) {
         rep->packed_wt[l] = job->shared_wt ? p->wt + p->wt_off[l] : NULL;
     }
     p->loss[t] = 0;
+    if (job->fill) {
+        job->fill(job->fill_arg, first, rows);
+    }
     fnn_status s = fnn_net_forward(rep, job->x + (size_t)first * job->x_row,
                                    rows, job->dropout, 1);
     if (s == FNN_OK) {
@@ -511,8 +516,8 @@ static fnn_status merge_status(const fnn_pool *p, int used) {
 }
 
 static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
-                                int batch, double *loss_sum,
-                                int *grads_finite) {
+                                int batch, fnn_fill_rows fill, void *fill_arg,
+                                double *loss_sum, int *grads_finite) {
     const fnn_net_options *o = &net->opt;
     fnn_status s = fnn_net_reserve(net, batch);
     if (s != FNN_OK) {
@@ -526,6 +531,7 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
         .y_row = (o->loss == FNN_LOSS_SOFTMAX_CE ? 1 : (size_t)k) * net->elem,
         .used = batch < net->n_threads ? batch : net->n_threads,
         .dropout = use_dropout ? FNN_DROPOUT_FREEZE : FNN_DROPOUT_OFF,
+        .fill = fill, .fill_arg = fill_arg,
     };
     if (use_dropout) {
         sample_masks(net, batch);
@@ -563,13 +569,18 @@ static fnn_status parallel_pass(fnn_net *net, const void *x, const void *y,
 }
 
 fnn_status fnn_net_train_pass(fnn_net *net, const void *x, const void *y,
-                              int batch_size, double *loss_sum,
+                              int batch_size, fnn_fill_rows fill,
+                              void *fill_arg, double *loss_sum,
                               int *grads_finite) {
     if (grads_finite) {
         *grads_finite = -1;
     }
     if (net->pool && batch_size > 1) {
-        return parallel_pass(net, x, y, batch_size, loss_sum, grads_finite);
+        return parallel_pass(net, x, y, batch_size, fill, fill_arg, loss_sum,
+                             grads_finite);
+    }
+    if (fill) {
+        fill(fill_arg, 0, batch_size);
     }
     fnn_status s = fnn_net_forward(net, x, batch_size, FNN_DROPOUT_SAMPLE, 1);
     if (s == FNN_OK) {

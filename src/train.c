@@ -143,6 +143,24 @@ static void gather_rows(const fnn_net *net, const fnn_dataset *ds,
     }
 }
 
+// The rows of one training step, gathered by the threads of its pass.
+typedef struct step_rows {
+    const fnn_net *net;
+    const fnn_dataset *ds;
+    const int64_t *perm;
+    int64_t first; // position in perm of the step's first row
+    void *x;
+    void *y;
+} step_rows;
+
+static void fill_step_rows(void *arg, int first, int count) {
+    step_rows *r = arg;
+    size_t elem = r->net->elem;
+    gather_rows(r->net, r->ds, r->perm, r->first + first, count,
+                (char *)r->x + (size_t)first * r->ds->n_features * elem,
+                (char *)r->y + (size_t)first * elem);
+}
+
 // Rows per block when a gather is split over the network's threads: fewer
 // rows than this are not worth a job.
 #define GATHER_BLOCK_ROWS 32
@@ -317,7 +335,7 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
     int64_t n = t->train->n_rows;
     int64_t first = t->batch * o->batch_size;
     int count = (int)(n - first < o->batch_size ? n - first : o->batch_size);
-    gather(net, t->train, t->perm, first, count, t->x, t->y);
+    step_rows rows = {net, t->train, t->perm, first, t->x, t->y};
     double progress = t->epoch + (double)t->batch / (double)t->n_batches;
     double lr = fnn_schedule_rate(o->schedule, o->optim.learning_rate,
                                   progress, o->epochs, o->step_epochs,
@@ -325,8 +343,8 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
     int64_t step = fnn_optim_steps(t->optim) + 1;
     double loss_sum = 0;
     int grads_finite = -1;
-    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, &loss_sum,
-                                      &grads_finite);
+    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, fill_step_rows,
+                                      &rows, &loss_sum, &grads_finite);
     if (s == FNN_ERR_NONFINITE) {
         return diverged(net, t->epoch + 1, step, count, -1, err);
     }

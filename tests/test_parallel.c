@@ -102,7 +102,8 @@ static void check_case(const pass_case *c, int threads) {
     double loss_sum = 0;
     int finite = -1;
     assert_int_equal(
-        fnn_net_train_pass(par, x_buf, y_buf, BATCH, &loss_sum, &finite),
+        fnn_net_train_pass(par, x_buf, y_buf, BATCH, NULL, NULL, &loss_sum,
+                           &finite),
         FNN_OK);
     // The reduction checks float32 gradients only.
     assert_int_equal(finite, c->dtype == FNN_F32 ? 1 : -1);
@@ -177,8 +178,8 @@ static void one_thread_bit_identical(void **state) {
         assert_int_equal(fnn_net_cost(ref, x_buf, y_buf, BATCH,
                                       FNN_DROPOUT_SAMPLE, 1, &cost),
                          FNN_OK);
-        assert_int_equal(fnn_net_train_pass(one, x_buf, y_buf, BATCH,
-                                            &loss_sum, NULL),
+        assert_int_equal(fnn_net_train_pass(one, x_buf, y_buf, BATCH, NULL,
+                                            NULL, &loss_sum, NULL),
                          FNN_OK);
         assert_memory_equal(one->grads, ref->grads,
                             (size_t)ref->n_params * sizeof(float));
@@ -204,7 +205,8 @@ static void nonfinite_in_last_thread(void **state) {
     }
     double loss_sum = 0;
     assert_int_equal(
-        fnn_net_train_pass(net, x_buf, y_buf, BATCH, &loss_sum, NULL),
+        fnn_net_train_pass(net, x_buf, y_buf, BATCH, NULL, NULL, &loss_sum,
+                           NULL),
         FNN_ERR_NONFINITE);
     for (int64_t i = 0; i < net->n_params; i++) {
         assert_true(grads[i] == 7.0f);
@@ -231,7 +233,8 @@ static void nonfinite_gradient_reported(void **state) {
     double loss_sum = 0;
     int finite = -1;
     assert_int_equal(
-        fnn_net_train_pass(net, x_buf, y_buf, BATCH, &loss_sum, &finite),
+        fnn_net_train_pass(net, x_buf, y_buf, BATCH, NULL, NULL, &loss_sum,
+                           &finite),
         FNN_OK);
     assert_true(isfinite(loss_sum));
     assert_int_equal(finite, 0);
