@@ -37,41 +37,129 @@ int cli_exit_for(fnn_status s) {
     return s == FNN_ERR_NONFINITE ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
 }
 
-static void print_default(const cli_opt *o) {
+// Writes " (default: VALUE)" for options that have a default, else "".
+static void format_default(const cli_opt *o, char *buf, size_t size) {
+    buf[0] = '\0';
     switch (o->kind) {
     case CLI_FLAG:
         return;
     case CLI_INT:
-        printf(" (default: %d)", *(int *)o->dest);
+        snprintf(buf, size, " (default: %d)", *(int *)o->dest);
         return;
     case CLI_INT64:
-        printf(" (default: %" PRId64 ")", *(int64_t *)o->dest);
+        snprintf(buf, size, " (default: %" PRId64 ")", *(int64_t *)o->dest);
         return;
     case CLI_DOUBLE:
-        printf(" (default: %g)", *(double *)o->dest);
+        snprintf(buf, size, " (default: %g)", *(double *)o->dest);
         return;
     case CLI_STRING: {
         const char *s = *(const char **)o->dest;
         if (s) {
-            printf(" (default: %s)", *s ? s : "\"\"");
+            snprintf(buf, size, " (default: %s)", *s ? s : "\"\"");
         }
         return;
     }
     }
 }
 
+// Help lines end by column HELP_WIDTH. Continuation lines start at
+// HELP_INDENT, under the first line's text.
+enum { HELP_WIDTH = 80, HELP_INDENT = 29 };
+
+// Prints `text` from column `col` (HELP_INDENT or more) word by word,
+// wrapping before HELP_WIDTH, and returns the column after it. A word longer
+// than a line is printed whole.
+static int print_words(const char *text, int col) {
+    const char *p = text;
+    for (;;) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len == 0) {
+            return col;
+        }
+        // A default written into the help text stays whole, like a printed
+        // one.
+        if (len == 9 && strncmp(p, "(default:", 9) == 0 && p[9] == ' ') {
+            len += 1 + strcspn(p + 10, " ");
+        }
+        int space = col > HELP_INDENT;
+        if (space && col + 1 + (int)len > HELP_WIDTH) {
+            printf("\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+            space = 0;
+        }
+        printf("%s%.*s", space ? " " : "", (int)len, p);
+        col += space + (int)len;
+        p += len;
+    }
+}
+
+// Prints one option: the name column, then its help wrapped under the
+// first line's text, and the default kept whole on one line.
+static void print_option(const char *left, const char *help,
+                         const char *dflt) {
+    printf("  %-26s ", left);
+    int col = 2 + (int)strlen(left) + 1;
+    if (col > HELP_INDENT) {
+        printf("\n%*s", HELP_INDENT, "");
+    }
+    col = print_words(help, HELP_INDENT);
+    int len = (int)strlen(dflt);
+    if (len > 0 && col + len > HELP_WIDTH) {
+        // dflt starts with a space, which the new line does not need.
+        printf("\n%*s%s", HELP_INDENT, "", dflt + 1);
+    } else {
+        fputs(dflt, stdout);
+    }
+    putchar('\n');
+}
+
+// Prints "usage: " and `usage` wrapped before HELP_WIDTH, with each
+// bracketed option kept whole where it fits a line, and continuation lines
+// under the first bracket.
+static void print_usage(const char *usage) {
+    fputs("usage:", stdout);
+    int col = 6;
+    int indent = 0; // set at the first bracket: the column under it
+    const char *p = usage;
+    for (;;) {
+        p += strspn(p, " ");
+        if (!*p) {
+            break;
+        }
+        const char *close = *p == '[' ? strchr(p, ']') : NULL;
+        size_t len = close ? (size_t)(close - p) + 1 : strcspn(p, " ");
+        if (*p == '[' && !indent) {
+            indent = col + 1;
+        }
+        if (indent && (int)len > HELP_WIDTH - indent) {
+            len = strcspn(p, " "); // a group wider than a line breaks
+        }
+        if (indent && col + 1 + (int)len > HELP_WIDTH) {
+            printf("\n%*s%.*s", indent, "", (int)len, p);
+            col = indent + (int)len;
+        } else {
+            printf(" %.*s", (int)len, p);
+            col += 1 + (int)len;
+        }
+        p += len;
+    }
+    putchar('\n');
+}
+
 static void print_help(const cli_opt *opts, const char *usage,
                        const char *description) {
-    printf("usage: %s\n\n%s\n\noptions:\n", usage, description);
+    print_usage(usage);
+    printf("\n%s\n\noptions:\n", description);
     for (const cli_opt *o = opts; o->name; o++) {
         char left[64];
+        char dflt[160];
         snprintf(left, sizeof left, "--%s%s%s", o->name,
                  o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        printf("  %-26s %s", left, o->help);
-        print_default(o);
-        putchar('\n');
+        format_default(o, dflt, sizeof dflt);
+        print_option(left, o->help, dflt);
     }
-    printf("  %-26s %s\n", "--help", "show this help and exit");
+    print_option("--help", "show this help and exit", "");
 }
 
 static int set_value(const cli_opt *o, const char *value) {

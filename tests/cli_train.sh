@@ -184,6 +184,17 @@ PY
     || fail "fastnn help train did not print the train options"
 expect_usage "not a safetensors model" eval --model "$work/bin.csv" \
     --data "$work/bin.csv"
+# Every command's help fits 80 columns, and a wrapped option keeps its
+# default whole on one line.
+for cmd in "" train eval predict stats gradcheck diagnose plot; do
+    # shellcheck disable=SC2086
+    "$FASTNN" $cmd --help >"$work/help.txt"
+    long=$(awk 'length($0) > 80' "$work/help.txt")
+    [ -z "$long" ] && pass || fail "fastnn $cmd --help lines over 80: $long"
+done
+"$FASTNN" train --help >"$work/help.txt"
+grep -q '^ *(default: /usr/share/datasets/fashion-mnist)$' "$work/help.txt" \
+    && pass || fail "train --help split the default of --train"
 
 # 12. predict --output replaces a file whole, and writes a device in place.
 "$FASTNN" predict --model "$work/bin.safetensors" --data "$work/bin.csv" \
