@@ -92,7 +92,8 @@ static int parse_args(gradcheck_args *a, int argc, char **argv) {
         {"directions", CLI_INT, &a->directions, "K",
          "random unit directions in directions mode (2K evaluations of J)"},
         {"epsilon", CLI_DOUBLE, &a->epsilon, "F",
-         "step of the central difference"},
+         "step of the central difference per parameter (directions mode "
+         "steps F sqrt(n) along a unit vector)"},
         {"pass-threshold", CLI_DOUBLE, &a->pass_threshold, "F",
          "pass below this relative difference"},
         {"fail-threshold", CLI_DOUBLE, &a->fail_threshold, "F",

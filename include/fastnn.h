@@ -509,7 +509,9 @@ const char *fnn_gradcheck_verdict_name(fnn_gradcheck_verdict verdict);
 #define FNN_GRADCHECK_NAME_SIZE 64
 
 typedef struct fnn_gradcheck_options {
-    double epsilon;          // step of the central difference, 1e-7
+    // Step of the central difference per parameter, 1e-7. Directions mode
+    // steps epsilon sqrt(n) along each unit direction of the n parameters.
+    double epsilon;
     double pass_threshold;   // 1e-7
     double fail_threshold;   // 1e-3
     fnn_gradcheck_mode mode; // FNN_GRADCHECK_AUTO
