@@ -2,6 +2,7 @@
 // Every size in the file is checked against the bytes present before it is
 // used, and every tensor against the layer sizes in the metadata.
 #include "model.h"
+#include "safetensors.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -350,123 +351,10 @@ static fnn_status read_span(loader *ld, const tensor_span *sp, void *dst) {
     return FNN_OK;
 }
 
-// Requires every number in the header JSON to be an integer token (no
-// fraction, no exponent): the only numbers in a safetensors header are
-// shape entries and data_offsets. cJSON keeps no token text, so this scans
-// the raw text, skipping strings. `key` tracks the last string before a
-// colon, which names the field in the message.
-static fnn_status check_numbers(loader *ld, const char *json, size_t n) {
-    const char *key = "";
-    size_t key_len = 0;
-    const char *str = NULL;
-    size_t str_len = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = json[i];
-        if (c == '"') {
-            size_t j = i + 1;
-            while (j < n && json[j] != '"') {
-                j += json[j] == '\\' ? 2 : 1;
-            }
-            str = json + i + 1;
-            str_len = j < n ? j - i - 1 : n - i - 1;
-            i = j;
-        } else if (c == ':') {
-            key = str ? str : "";
-            key_len = str ? str_len : 0;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t j = i;
-            while (j < n && strchr("+-0123456789.eE", json[j])) {
-                j++;
-            }
-            if (memchr(json + i, '.', j - i) || memchr(json + i, 'e', j - i) ||
-                memchr(json + i, 'E', j - i)) {
-                return fnn_fail(ld->err, FNN_ERR_FORMAT,
-                                "%s: header byte %zu: \"%.*s\" contains the "
-                                "number %.*s: expected a JSON integer (no "
-                                "fraction or exponent)",
-                                ld->path, 8 + i, (int)(key_len < 40 ? key_len
-                                                                   : 40),
-                                key, (int)(j - i < 40 ? j - i : 40), json + i);
-            }
-            i = j - 1;
-        }
-    }
-    return FNN_OK;
-}
-
-static int name_cmp(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-// Rejects an object, at any depth, that repeats a key: cJSON keeps both and
-// its lookups return the first, so a second value would be ignored.
-static fnn_status check_duplicates(loader *ld, const cJSON *v) {
-    int n = 0;
-    for (const cJSON *c = v ? v->child : NULL; c; c = c->next) {
-        n++;
-    }
-    if (n == 0) {
-        return FNN_OK;
-    }
-    fnn_status s = FNN_OK;
-    if (cJSON_IsObject(v)) {
-        const char **names = malloc((size_t)n * sizeof *names);
-        if (!names) {
-            return fnn_fail(ld->err, FNN_ERR_NOMEM, "%s: out of memory",
-                            ld->path);
-        }
-        int i = 0;
-        for (const cJSON *c = v->child; c; c = c->next) {
-            names[i++] = c->string ? c->string : "";
-        }
-        qsort(names, (size_t)n, sizeof *names, name_cmp);
-        for (i = 1; s == FNN_OK && i < n; i++) {
-            if (strcmp(names[i - 1], names[i]) == 0) {
-                s = fnn_fail(ld->err, FNN_ERR_FORMAT,
-                             "%s: duplicate key \"%.60s\" in %s%.60s%s",
-                             ld->path, names[i],
-                             v->string ? "\"" : "the header",
-                             v->string ? v->string : "",
-                             v->string ? "\"" : "");
-            }
-        }
-        free(names);
-    }
-    for (const cJSON *c = v->child; s == FNN_OK && c; c = c->next) {
-        s = check_duplicates(ld, c);
-    }
-    return s;
-}
-
-// Parses the n header bytes at json into ld->root, allowing only space
-// padding after the JSON object.
+// Parses the n header bytes at json into ld->root with the checks of
+// fnn_st_parse_header.
 static fnn_status parse_header_json(loader *ld, const char *json, size_t n) {
-    fnn_status s = check_numbers(ld, json, n);
-    const char *end = json;
-    if (s == FNN_OK) {
-        ld->root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
-    }
-    if (s == FNN_OK && !cJSON_IsObject(ld->root)) {
-        s = fnn_fail(ld->err, FNN_ERR_FORMAT,
-                     "%s: the %llu-byte header is not a JSON object",
-                     ld->path, (unsigned long long)n);
-    }
-    size_t at = (size_t)(end - json);
-    while (s == FNN_OK && at < n && json[at] == ' ') {
-        at++;
-    }
-    if (s == FNN_OK && at < n) {
-        // The header is padded with spaces only, so any other byte after
-        // the JSON object is damage.
-        s = fnn_fail(ld->err, FNN_ERR_FORMAT,
-                     "%s: unexpected byte 0x%02x at byte %zu after the header "
-                     "JSON: only spaces may pad the header",
-                     ld->path, (unsigned char)json[at], 8 + at);
-    }
-    if (s == FNN_OK) {
-        s = check_duplicates(ld, ld->root);
-    }
-    return s;
+    return fnn_st_parse_header(ld->path, json, n, &ld->root, ld->err);
 }
 
 static fnn_status read_header(loader *ld) {

@@ -44,6 +44,15 @@ typedef struct fnn_st_file {
 // values must be strings. On failure err names the file, the tensor and the
 // value, and `st` needs no fnn_st_close.
 fnn_status fnn_st_open(fnn_st_file *st, const char *path, fnn_error *err);
+
+// Parses the n header bytes at json, from file byte 8 of `path`, into
+// *root (freed by the caller with cJSON_Delete, also on failure). Rejects,
+// naming the byte or key: a number with a fraction or exponent (the
+// header's only numbers are shapes and offsets), any byte but space after
+// the JSON object, and a key repeated in any object, which cJSON would keep
+// twice while its lookups see only the first.
+fnn_status fnn_st_parse_header(const char *path, const char *json, size_t n,
+                               cJSON **root, fnn_error *err);
 void fnn_st_close(fnn_st_file *st);
 
 // Returns the tensor called `name`, or NULL.

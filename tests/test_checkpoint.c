@@ -226,6 +226,55 @@ static void formats_kept_apart(void **state) {
                       "\"fastnn-checkpoint\"");
 }
 
+// Rewrites the checkpoint's header: the first `from` in the header JSON
+// becomes `to`, and the length prefix follows the new header.
+static void edit_header(const char *from, const char *to) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    rewind(f);
+    char *old = malloc((size_t)size);
+    assert_non_null(old);
+    assert_int_equal(fread(old, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t n = 0;
+    memcpy(&n, old, 8);
+    char *at = memmem(old + 8, (size_t)n, from, strlen(from));
+    assert_non_null(at);
+    size_t grow = strlen(to) - strlen(from);
+    uint64_t new_n = n + grow;
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(&new_n, 8, 1, f), 1);
+    size_t head = (size_t)(at - old) - 8;
+    assert_int_equal(fwrite(old + 8, 1, head, f), head);
+    assert_int_equal(fwrite(to, 1, strlen(to), f), strlen(to));
+    size_t rest = (size_t)size - 8 - head - strlen(from);
+    assert_int_equal(fwrite(at + strlen(from), 1, rest, f), rest);
+    assert_int_equal(fclose(f), 0);
+    free(old);
+}
+
+// The checkpoint reader shares the model reader's header checks: a key
+// given twice, a number with a fraction, and a byte after the JSON object.
+static void damaged_header_rejected(void **state) {
+    (void)state;
+    fnn_dataset ds = make_data();
+    save_after(&ds, 3);
+    edit_header("\"format\":\"fastnn-checkpoint\"",
+                "\"format\":\"fastnn-checkpoint\",\"format\":\"x\"");
+    expect_load_error(&ds, FNN_ERR_FORMAT,
+                      "duplicate key \"format\" in \"__metadata__\"");
+    save_after(&ds, 3);
+    edit_header("\"data_offsets\":[0,", "\"data_offsets\":[0.0,");
+    expect_load_error(&ds, FNN_ERR_FORMAT,
+                      "number 0.0: expected a JSON integer");
+    save_after(&ds, 3);
+    edit_header("}}", "}}x");
+    expect_load_error(&ds, FNN_ERR_FORMAT, "only spaces may pad the header");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(resume_matches_uninterrupted,
@@ -235,6 +284,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(other_data_rejected, make_path,
                                         remove_path),
         cmocka_unit_test_setup_teardown(formats_kept_apart, make_path,
+                                        remove_path),
+        cmocka_unit_test_setup_teardown(damaged_header_rejected, make_path,
                                         remove_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
