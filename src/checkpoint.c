@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <zlib.h>
 
 #define CKPT_FORMAT "fastnn-checkpoint"
 #define CKPT_VERSION "1"
@@ -59,7 +60,8 @@ static int put_int(cJSON *meta, const char *key, int64_t value) {
 
 // The model metadata plus the run's options and position.
 static cJSON *checkpoint_metadata(const fnn_trainer *t,
-                                  const char *config_json) {
+                                  const char *config_json,
+                                  uint32_t tensors_crc32) {
     const fnn_train_options *o = &t->opts;
     cJSON *meta = fnn_model_metadata(t->net, NULL);
     int ok = meta && put_string(meta, "format", CKPT_FORMAT) &&
@@ -82,6 +84,7 @@ static cJSON *checkpoint_metadata(const fnn_trainer *t,
              put_int(meta, "data_rows", t->train->n_rows) &&
              put_int(meta, "data_features", t->train->n_features) &&
              put_int(meta, "data_crc32", t->data_crc32) &&
+             put_int(meta, "tensors_crc32", tensors_crc32) &&
              put_string(meta, "config", config_json ? config_json : "");
     if (!ok) {
         cJSON_Delete(meta);
@@ -148,12 +151,22 @@ fnn_status fnn_checkpoint_save(fnn_trainer *t, const char *path,
     int max = 2 * t->net->opt.n_layers + 4 + CKPT_STATE_TENSORS;
     fnn_st_entry *e = calloc((size_t)max, sizeof *e);
     char (*names)[40] = calloc((size_t)max, sizeof *names);
-    cJSON *meta = checkpoint_metadata(t, config_json);
+    cJSON *meta = NULL;
+    int n = 0;
+    if (e && names) {
+        // The tensors are written back to back in this order, so this is
+        // the CRC-32 of the file's whole data section.
+        n = checkpoint_entries(t, e, names);
+        uLong crc = crc32_z(0, Z_NULL, 0);
+        for (int i = 0; i < n; i++) {
+            crc = crc32_z(crc, e[i].data, (z_size_t)e[i].bytes);
+        }
+        meta = checkpoint_metadata(t, config_json, (uint32_t)crc);
+    }
     fnn_status s = FNN_OK;
     if (!e || !names || !meta) {
         s = fnn_fail(err, FNN_ERR_NOMEM, "%s: out of memory", path);
     } else {
-        int n = checkpoint_entries(t, e, names);
         s = fnn_st_write(path, meta, e, n, err);
     }
     cJSON_Delete(meta);
@@ -245,6 +258,51 @@ static fnn_status check_format(ckpt_reader *r) {
         cJSON_Delete(model);
         return fnn_fail(r->err, FNN_ERR_NOMEM, "%s: out of memory",
                         r->st.path);
+    }
+    return FNN_OK;
+}
+
+// Compares the CRC-32 of the data section with tensors_crc32, so that a
+// flipped bit in the weights or the optimizer state is caught before a run
+// resumes from it.
+// NOTE: a checkpoint without tensors_crc32, as earlier builds wrote them,
+// is read without this check.
+static fnn_status check_tensor_crc(ckpt_reader *r) {
+    if (!fnn_st_meta(&r->st, "tensors_crc32")) {
+        return FNN_OK;
+    }
+    int64_t want;
+    fnn_status s = meta_int(r, "tensors_crc32", 0, UINT32_MAX, &want);
+    if (s != FNN_OK) {
+        return s;
+    }
+
+    unsigned char buf[1 << 16];
+    uLong crc = crc32_z(0, Z_NULL, 0);
+    int64_t left = r->st.data_len;
+    if (fseeko(r->st.f, (off_t)r->st.data_start, SEEK_SET) != 0) {
+        left = -1;
+    }
+    while (left > 0) {
+        size_t want_bytes = left < (int64_t)sizeof buf ? (size_t)left
+                                                       : sizeof buf;
+        size_t got = fread(buf, 1, want_bytes, r->st.f);
+        if (got != want_bytes) {
+            break;
+        }
+        crc = crc32_z(crc, buf, (z_size_t)got);
+        left -= (int64_t)got;
+    }
+
+    if (left != 0) {
+        return fnn_fail(r->err, FNN_ERR_IO, "%s: cannot read the tensor data",
+                        r->st.path);
+    }
+    if ((uint32_t)crc != (uint32_t)want) {
+        return fnn_fail(r->err, FNN_ERR_FORMAT,
+                        "%s: tensor data CRC-32 is %08x, but the metadata "
+                        "records %08x: the file is damaged",
+                        r->st.path, (unsigned)crc, (unsigned)want);
     }
     return FNN_OK;
 }
@@ -594,6 +652,9 @@ fnn_trainer *fnn_checkpoint_load(const char *path, const fnn_dataset *train,
     }
     if (s == FNN_OK) {
         s = check_format(&r);
+    }
+    if (s == FNN_OK) {
+        s = check_tensor_crc(&r);
     }
     fnn_trainer *t = s == FNN_OK ? load_trainer(&r, train, test, &s) : NULL;
     fnn_trainer_set_callbacks(t, callbacks);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fastnn.h"
 #include "safetensors.h"
@@ -170,6 +171,58 @@ static void patch_i64(const char *name, int64_t index, int64_t value) {
     assert_int_equal(fclose(f), 0);
 }
 
+// Rewrites the checkpoint's header: the first `from` in the header JSON
+// becomes `to`, and the length prefix follows the new header.
+static void edit_header(const char *from, const char *to) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    rewind(f);
+    char *old = malloc((size_t)size);
+    assert_non_null(old);
+    assert_int_equal(fread(old, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t n = 0;
+    memcpy(&n, old, 8);
+    char *at = memmem(old + 8, (size_t)n, from, strlen(from));
+    assert_non_null(at);
+    size_t grow = strlen(to) - strlen(from);
+    uint64_t new_n = n + grow;
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(&new_n, 8, 1, f), 1);
+    size_t head = (size_t)(at - old) - 8;
+    assert_int_equal(fwrite(old + 8, 1, head, f), head);
+    assert_int_equal(fwrite(to, 1, strlen(to), f), strlen(to));
+    size_t rest = (size_t)size - 8 - head - strlen(from);
+    assert_int_equal(fwrite(at + strlen(from), 1, rest, f), rest);
+    assert_int_equal(fclose(f), 0);
+    free(old);
+}
+
+// Rewrites tensors_crc32 to match the data as they are now, so that a test
+// can reach the checks behind the checksum.
+static void fix_crc(void) {
+    fnn_st_file st;
+    fnn_error err = {{0}};
+    assert_int_equal(fnn_st_open(&st, path, &err), FNN_OK);
+    const char *old = fnn_st_meta(&st, "tensors_crc32");
+    assert_non_null(old);
+    char from[64], to[64];
+    snprintf(from, sizeof from, "\"tensors_crc32\":\"%s\"", old);
+    unsigned char *data = malloc((size_t)st.data_len);
+    assert_non_null(data);
+    assert_int_equal(fseek(st.f, (long)st.data_start, SEEK_SET), 0);
+    assert_int_equal(fread(data, 1, (size_t)st.data_len, st.f),
+                     (size_t)st.data_len);
+    uLong crc = crc32_z(0, data, (z_size_t)st.data_len);
+    snprintf(to, sizeof to, "\"tensors_crc32\":\"%lu\"", crc);
+    free(data);
+    fnn_st_close(&st);
+    edit_header(from, to);
+}
+
 static void expect_load_error(const fnn_dataset *ds, fnn_status status,
                               const char *message) {
     fnn_error err = {{0}};
@@ -187,12 +240,35 @@ static void damaged_permutation_rejected(void **state) {
     fnn_dataset ds = make_data();
     save_after(&ds, 3);
     patch_i64("train.permutation", 4, ROWS);
+    fix_crc();
     expect_load_error(&ds, FNN_ERR_FORMAT,
                       "train.permutation element 4 is 97: expected each row "
                       "index from 0 to 96 once");
     save_after(&ds, 3);
     patch_i64("train.permutation", 0, -1);
+    fix_crc();
     expect_load_error(&ds, FNN_ERR_FORMAT, "element 0 is -1");
+}
+
+// A changed weight or generator state passes every other check, so only
+// the checksum of the tensor data can catch it.
+static void damaged_tensor_data_rejected(void **state) {
+    (void)state;
+    fnn_dataset ds = make_data();
+    const char *names[] = {"layers.0.weight", "rng.shuffle"};
+    for (int i = 0; i < 2; i++) {
+        save_after(&ds, 3);
+        patch_i64(names[i], 0, 0x3ff0000000000000LL);
+        expect_load_error(&ds, FNN_ERR_FORMAT,
+                          "but the metadata records");
+    }
+    // The same files load once the checksum matches them again.
+    fix_crc();
+    fnn_error err = {{0}};
+    fnn_status s = FNN_OK;
+    fnn_trainer *t = fnn_checkpoint_load(path, &ds, NULL, NULL, &err, &s);
+    assert_non_null(t);
+    fnn_trainer_free(t);
 }
 
 static void other_data_rejected(void **state) {
@@ -226,36 +302,6 @@ static void formats_kept_apart(void **state) {
                       "\"fastnn-checkpoint\"");
 }
 
-// Rewrites the checkpoint's header: the first `from` in the header JSON
-// becomes `to`, and the length prefix follows the new header.
-static void edit_header(const char *from, const char *to) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    rewind(f);
-    char *old = malloc((size_t)size);
-    assert_non_null(old);
-    assert_int_equal(fread(old, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    uint64_t n = 0;
-    memcpy(&n, old, 8);
-    char *at = memmem(old + 8, (size_t)n, from, strlen(from));
-    assert_non_null(at);
-    size_t grow = strlen(to) - strlen(from);
-    uint64_t new_n = n + grow;
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(&new_n, 8, 1, f), 1);
-    size_t head = (size_t)(at - old) - 8;
-    assert_int_equal(fwrite(old + 8, 1, head, f), head);
-    assert_int_equal(fwrite(to, 1, strlen(to), f), strlen(to));
-    size_t rest = (size_t)size - 8 - head - strlen(from);
-    assert_int_equal(fwrite(at + strlen(from), 1, rest, f), rest);
-    assert_int_equal(fclose(f), 0);
-    free(old);
-}
-
 // The checkpoint reader shares the model reader's header checks: a key
 // given twice, a number with a fraction, and a byte after the JSON object.
 static void damaged_header_rejected(void **state) {
@@ -287,6 +333,8 @@ int main(void) {
                                         remove_path),
         cmocka_unit_test_setup_teardown(damaged_header_rejected, make_path,
                                         remove_path),
+        cmocka_unit_test_setup_teardown(damaged_tensor_data_rejected,
+                                        make_path, remove_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
