@@ -72,15 +72,15 @@ enum { HELP_WIDTH = 80, HELP_INDENT = 29 };
 static int print_words(const char *text, int col) {
     const char *p = text;
     for (;;) {
-        p += strspn(p, " ");
-        size_t len = strcspn(p, " ");
+        p += strspn(p, " \n");
+        size_t len = strcspn(p, " \n");
         if (len == 0) {
             return col;
         }
         // A default written into the help text stays whole, like a printed
         // one.
         if (len == 9 && strncmp(p, "(default:", 9) == 0 && p[9] == ' ') {
-            len += 1 + strcspn(p + 10, " ");
+            len += 1 + strcspn(p + 10, " \n");
         }
         int space = col > HELP_INDENT;
         if (space && col + 1 + (int)len > HELP_WIDTH) {
@@ -114,26 +114,38 @@ static void print_option(const char *left, const char *help,
     putchar('\n');
 }
 
-// Prints "usage: " and `usage` wrapped before HELP_WIDTH, with each
-// bracketed option kept whole where it fits a line, and continuation lines
-// under the first bracket.
-static void print_usage(const char *usage) {
+// Returns the length of the bracketed group at p, nested groups included,
+// up to its closing bracket (or the end of the text). Line breaks inside
+// it count as spaces.
+static size_t bracket_length(const char *p) {
+    int depth = 0;
+    size_t i = 0;
+    for (; p[i]; i++) {
+        depth += p[i] == '[';
+        depth -= p[i] == ']';
+        if (depth == 0) {
+            return i + 1;
+        }
+    }
+    return i;
+}
+
+void cli_print_usage(const char *usage) {
     fputs("usage:", stdout);
     int col = 6;
     int indent = 0; // set at the first bracket: the column under it
     const char *p = usage;
     for (;;) {
-        p += strspn(p, " ");
+        p += strspn(p, " \n");
         if (!*p) {
             break;
         }
-        const char *close = *p == '[' ? strchr(p, ']') : NULL;
-        size_t len = close ? (size_t)(close - p) + 1 : strcspn(p, " ");
+        size_t len = *p == '[' ? bracket_length(p) : strcspn(p, " \n");
         if (*p == '[' && !indent) {
             indent = col + 1;
         }
         if (indent && (int)len > HELP_WIDTH - indent) {
-            len = strcspn(p, " "); // a group wider than a line breaks
+            len = strcspn(p, " \n"); // a group wider than a line breaks
         }
         if (indent && col + 1 + (int)len > HELP_WIDTH) {
             printf("\n%*s%.*s", indent, "", (int)len, p);
@@ -149,7 +161,7 @@ static void print_usage(const char *usage) {
 
 static void print_help(const cli_opt *opts, const char *usage,
                        const char *description) {
-    print_usage(usage);
+    cli_print_usage(usage);
     printf("\n%s\n\noptions:\n", description);
     for (const cli_opt *o = opts; o->name; o++) {
         char left[64];

@@ -48,6 +48,11 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Maps a library status to the command's exit status.
 int cli_exit_for(fnn_status s);
 
+// Prints "usage: " and `usage` as --help does: wrapped at 80 columns, each
+// bracketed option kept whole where it fits, continuation lines under the
+// first bracket.
+void cli_print_usage(const char *usage);
+
 // Parses "--layers": "256,128" (hidden sizes) or "256x50" (50 hidden layers
 // of 256). An empty string means no hidden layer. Fills sizes[1..] and
 // *n_hidden; returns 0 on success.

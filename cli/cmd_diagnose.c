@@ -97,7 +97,8 @@ fnn_dataset *cli_net_load(const cli_net_flags *f) {
     }
     fnn_error err = {{0}};
     fnn_status s;
-    fnn_csv_options csv = cli_csv_options(f->header, f->label_column, 0);
+    fnn_csv_options csv = cli_csv_options(f->header, f->label_column,
+                                          f->skip_rows);
     fnn_dataset *ds = cli_data_load(path, f->train_labels, 1, &csv, &err, &s);
     if (!ds) {
         cli_error("%s", err.message);
@@ -155,9 +156,9 @@ typedef struct diag_run {
 } diag_run;
 
 static const char USAGE[] =
-    "fastnn diagnose [--train PATH [--train-labels FILE]] [--layers 256,128]\n"
-    "       [--activation relu] [--init auto | --all-inits] [--samples 256]\n"
-    "       [--json] [--plot FILE.png]";
+    "fastnn diagnose [--train PATH [--train-labels FILE]] [--layers 256,128] "
+    "[--activation relu] [--init auto | --all-inits] [--samples 256] "
+    "[--json] [--plot FILE.png]";
 
 static const char DESCRIPTION[] =
     "Runs one forward and one backward pass on the first N samples and\n"
@@ -177,10 +178,10 @@ static int parse_args(diag_args *a, int argc, char **argv) {
         {"samples", CLI_INT, &a->samples, "N",
          "batch size: the first N samples"},
         {"all-inits", CLI_FLAG, &a->all_inits, NULL,
-         "diagnose every initialization side by side\n" CLI_HELP_INDENT
+         "diagnose every initialization side by side "
          "(ignores --init)"},
         {"json", CLI_FLAG, &a->json, NULL,
-         "print the statistics and verdict as one JSON\n" CLI_HELP_INDENT
+         "print the statistics and verdict as one JSON "
          "object on stdout"},
         {"plot", CLI_STRING, &a->plot, "FILE",
          "draw the per-layer spread to FILE (.png or .svg)"},

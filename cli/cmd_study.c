@@ -711,16 +711,16 @@ static int study_init(const study_args *a, const fnn_dataset *ds,
 // Command line
 
 static const char USAGE_NORMALIZATION[] =
-    "fastnn study normalization [--train PATH [--train-labels FILE]]\n"
-    "       [--layers 256,128] [--optimizer sgd] [--batch-size 64]\n"
-    "       [--steps 1000] [--lr-min 1e-06] [--lr-max 1] [--lr-points 13]\n"
-    "       [--target-loss 0.5] [--limit N] [--json] [--plot FILE.png]";
+    "fastnn study normalization [--train PATH [--train-labels FILE]] "
+    "[--layers 256,128] [--optimizer sgd] [--batch-size 64] "
+    "[--steps 1000] [--lr-min 1e-06] [--lr-max 1] [--lr-points 13] "
+    "[--target-loss 0.5] [--limit N] [--json] [--plot FILE.png]";
 
 static const char USAGE_INIT[] =
-    "fastnn study init [--train PATH [--train-labels FILE]]\n"
-    "       [--layers 256x10] [--optimizer sgd] [--batch-size 64]\n"
-    "       [--steps 300] [--learning-rate 0.01] [--inits LIST]\n"
-    "       [--record-every 10] [--limit N] [--json] [--plot FILE.png]";
+    "fastnn study init [--train PATH [--train-labels FILE]] "
+    "[--layers 256x10] [--optimizer sgd] [--batch-size 64] "
+    "[--steps 300] [--learning-rate 0.01] [--inits LIST] "
+    "[--record-every 10] [--limit N] [--json] [--plot FILE.png]";
 
 static const char DESCRIPTION_NORMALIZATION[] =
     "Trains the same network, seed and optimizer on raw and on normalized\n"
@@ -820,15 +820,15 @@ static int parse_args(study_args *a, int init_study, int argc, char **argv) {
     const cli_opt all[] = {
         CLI_NET_FLAG_OPTIONS(a->net),
         {"optimizer", CLI_STRING, &a->optimizer, "NAME",
-         "sgd, momentum, adam (the same for every\n" CLI_HELP_INDENT
+         "sgd, momentum, adam (the same for every "
          "run)"},
         {"momentum", CLI_DOUBLE, &a->momentum, "F",
-         "momentum coefficient of --optimizer\n" CLI_HELP_INDENT
+         "momentum coefficient of --optimizer "
          "momentum"},
         {"batch-size", CLI_INT, &a->batch_size, "N", "mini-batch size"},
         {"steps", CLI_INT, &a->steps, "N", "most training steps per run"},
         {"window", CLI_INT, &a->window, "N",
-         "mini-batch losses averaged into the smoothed\n" CLI_HELP_INDENT
+         "mini-batch losses averaged into the smoothed "
          "loss"},
         {"lr-min", CLI_DOUBLE, &a->lr_min, "F",
          "smallest learning rate of the grid"},
@@ -841,13 +841,13 @@ static int parse_args(study_args *a, int init_study, int argc, char **argv) {
         {"learning-rate", CLI_DOUBLE, &a->learning_rate, "F",
          "learning rate of every run"},
         {"inits", CLI_STRING, &a->inits, "LIST",
-         "initializations to compare, comma-separated\n" CLI_HELP_INDENT
-         "(default: all of he, he-uniform, xavier,\n" CLI_HELP_INDENT
+         "initializations to compare, comma-separated "
+         "(default: all of he, he-uniform, xavier, "
          "xavier-uniform, lecun, small, normal, zeros)"},
         {"record-every", CLI_INT, &a->record_every, "N",
          "steps between gradient-norm records"},
         {"json", CLI_FLAG, &a->json, NULL,
-         "print the numbers as one JSON object on stdout\n" CLI_HELP_INDENT
+         "print the numbers as one JSON object on stdout "
          "(the table goes to stderr)"},
         {"plot", CLI_STRING, &a->plot, "FILE",
          "draw the loss curves to FILE (.png or .svg)"},
@@ -870,11 +870,12 @@ static int parse_args(study_args *a, int init_study, int argc, char **argv) {
 
 static void print_kinds_help(void) {
     printf("usage: fastnn study normalization|init [options]\n\n"
-           "fastnn study normalization:\nusage: %s\n\n%s\n\n"
-           "fastnn study init:\nusage: %s\n\n%s\n\n"
-           "'fastnn study normalization --help' and 'fastnn study init "
-           "--help'\nlist the options of each.\n",
-           USAGE_NORMALIZATION, DESCRIPTION_NORMALIZATION, USAGE_INIT,
+           "fastnn study normalization:\n");
+    cli_print_usage(USAGE_NORMALIZATION);
+    printf("\n%s\n\nfastnn study init:\n", DESCRIPTION_NORMALIZATION);
+    cli_print_usage(USAGE_INIT);
+    printf("\n%s\n\n'fastnn study normalization --help' and 'fastnn study "
+           "init --help'\nlist the options of each.\n",
            DESCRIPTION_INIT);
 }
 

@@ -35,35 +35,29 @@ typedef struct cli_net_flags {
     int no_normalize;
     int header;
     const char *label_column;
+    int skip_rows;
 } cli_net_flags;
 
 // Sets the defaults of train: Fashion-MNIST, "256,128", relu, auto, seed 42.
 void cli_net_flags_default(cli_net_flags *f);
 
-// Continues an option's help on the next line of --help, under the help
-// column of cli_parse's table ("  --name METAVAR" padded to 28 columns + 1).
-#define CLI_HELP_INDENT "                             "
-
 // cli_opt rows for the fields of a cli_net_flags `f`.
 #define CLI_NET_FLAG_OPTIONS(f)                                              \
     {"train", CLI_STRING, &(f).train, "PATH",                               \
-     "data: IDX directory (its train files), IDX images\n" CLI_HELP_INDENT \
-     "file, CSV or .npy features file"},                                    \
+     "data: IDX directory (its train files), IDX images file, CSV or .npy " \
+     "features file"},                                                      \
         {"train-labels", CLI_STRING, &(f).train_labels, "FILE",             \
-         "labels of --train: the labels .npy of a .npy\n" CLI_HELP_INDENT  \
-         "features file, or an IDX labels file"},                           \
+         "labels of --train: the labels .npy of a .npy features file, or "  \
+         "an IDX labels file"},                                             \
         {"layers", CLI_STRING, &(f).layers, "LIST",                         \
-         "hidden sizes: \"256,128\", or \"256x50\" for 50\n"              \
-         CLI_HELP_INDENT "layers of 256"},                                  \
+         "hidden sizes: \"256,128\", or \"256x50\" for 50 layers of 256"}, \
         {"activation", CLI_STRING, &(f).activation, "NAME",                 \
-         "hidden activation: relu, leaky_relu, tanh,\n" CLI_HELP_INDENT    \
-         "sigmoid, identity"},                                              \
+         "hidden activation: relu, leaky_relu, tanh, sigmoid, identity"},   \
         {"init", CLI_STRING, &(f).init, "NAME",                             \
-         "auto, he, he-uniform, xavier, xavier-uniform,\n" CLI_HELP_INDENT \
-         "lecun, small, normal, zeros"},                                    \
+         "auto, he, he-uniform, xavier, xavier-uniform, lecun, small, "     \
+         "normal, zeros"},                                                  \
         {"loss", CLI_STRING, &(f).loss, "NAME",                             \
-         "auto (from the labels), softmax, sigmoid,\n" CLI_HELP_INDENT     \
-         "mse"},                                                            \
+         "auto (from the labels), softmax, sigmoid, mse"},                  \
         {"seed", CLI_INT64, &(f).seed, "N", "seed of the initial weights"}, \
         {"limit", CLI_INT64, &(f).limit, "N",                               \
          "use only the first N samples (0 = all)"},                         \
@@ -72,8 +66,9 @@ void cli_net_flags_default(cli_net_flags *f);
         {"header", CLI_FLAG, &(f).header, NULL,                             \
          "CSV files have a header row (default: detected)"},                \
         {"label-column", CLI_STRING, &(f).label_column, "N|NAME",           \
-         "CSV label column, 0-based index or header\n" CLI_HELP_INDENT     \
-         "name (default: last)"}
+         "CSV label column, 0-based index or header name (default: last)"}, \
+        {"skip-rows", CLI_INT, &(f).skip_rows, "N",                         \
+         "CSV lines to skip before the header or data"}
 
 // Loads the data of --train and --train-labels (Fashion-MNIST without
 // --train). Prints the error and returns NULL on failure.

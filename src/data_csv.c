@@ -250,11 +250,21 @@ static fnn_status csv_reserve_row(csv_reader *r) {
 
 static fnn_status csv_store_row(csv_reader *r) {
     if (r->n_fields != r->n_cols) {
+        // A mismatch right after the first line often means that the first
+        // line is a note, such as scikit-learn's "150,4,setosa,..." counts.
+        char hint[160] = "";
+        if (r->line_no == r->first_line + 1) {
+            snprintf(hint, sizeof hint,
+                     ": if line %lld is not the header or data, skip it "
+                     "(skip_rows %lld, --skip-rows %lld)",
+                     (long long)r->first_line, (long long)r->first_line,
+                     (long long)r->first_line);
+        }
         return fnn_fail(r->err, FNN_ERR_FORMAT,
                         "%s: line %lld has %d fields, expected %d as on line "
-                        "%lld",
+                        "%lld%s",
                         r->path, (long long)r->line_no, r->n_fields, r->n_cols,
-                        (long long)r->first_line);
+                        (long long)r->first_line, hint);
     }
     fnn_status s = csv_reserve_row(r);
     if (s != FNN_OK) {

@@ -184,13 +184,24 @@ PY
     || fail "fastnn help train did not print the train options"
 expect_usage "not a safetensors model" eval --model "$work/bin.csv" \
     --data "$work/bin.csv"
-# Every command's help fits 80 columns, and a wrapped option keeps its
-# default whole on one line.
-for cmd in "" train eval predict stats gradcheck diagnose plot; do
+# Every command's help fits 80 columns. Each option line starts with
+# "  --name" and each continuation under the help column (29 spaces), and
+# usage lines after the first start with a bracketed option; a wrapped
+# option keeps its default whole on one line.
+for cmd in "" train eval predict stats gradcheck diagnose plot "study init" \
+    "study normalization"; do
     # shellcheck disable=SC2086
     "$FASTNN" $cmd --help >"$work/help.txt"
     long=$(awk 'length($0) > 80' "$work/help.txt")
     [ -z "$long" ] && pass || fail "fastnn $cmd --help lines over 80: $long"
+    stray=$(awk '/^options:/ { on = 1; next }
+        on && NF && !/^  --/ && !(substr($0, 1, 29) ~ /^ +$/ &&
+        substr($0, 30, 1) != " ")' "$work/help.txt")
+    [ -z "$stray" ] && pass || fail "fastnn $cmd --help stray lines: $stray"
+    [ -z "$cmd" ] && continue
+    stray=$(awk 'NR == 1 { next } /^$/ { exit } !/^        +[^ ]/' \
+        "$work/help.txt")
+    [ -z "$stray" ] && pass || fail "fastnn $cmd --help usage lines: $stray"
 done
 "$FASTNN" train --help >"$work/help.txt"
 grep -q '^ *(default: /usr/share/datasets/fashion-mnist)$' "$work/help.txt" \

@@ -406,6 +406,18 @@ static void csv_ragged_row_rejected(void **state) {
 
     read_fails("wide.csv", "1,2,0\n3,4,1,5\n", NULL, FNN_ERR_FORMAT, &err);
     expect_message(&err, "line 2 has 4 fields, expected 3");
+    // A mismatch right after the first line suggests skipping that line,
+    // as scikit-learn's files need; a later one does not.
+    expect_message(&err, "if line 1 is not the header or data, skip it "
+                         "(skip_rows 1, --skip-rows 1)");
+    read_fails("counts.csv", "\n150,4,a,b\n1,2,3,4,0\n", NULL,
+               FNN_ERR_FORMAT, &err);
+    expect_message(&err, "line 3 has 5 fields, expected 4 as on line 2: if "
+                         "line 2 is not the header or data, skip it "
+                         "(skip_rows 2");
+    read_fails("ragged.csv", "a,b,label\n1,2,0\n3,4\n", NULL, FNN_ERR_FORMAT,
+               &err);
+    assert_null(strstr(err.message, "skip"));
 }
 
 // Blank lines count in line numbers although they are skipped.
