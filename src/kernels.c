@@ -113,8 +113,9 @@ AVX512 static int64_t relu_avx512(const float *z, float *a, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 zi = _mm512_loadu_ps(z + i);
-        __mmask16 pos = _mm512_cmp_ps_mask(zi, zero, _CMP_GT_OQ);
-        _mm512_storeu_ps(a + i, _mm512_maskz_mov_ps(pos, zi));
+        // Not (z <= 0), which is true for NaN: NaN passes through.
+        __mmask16 keep = _mm512_cmp_ps_mask(zi, zero, _CMP_NLE_UQ);
+        _mm512_storeu_ps(a + i, _mm512_maskz_mov_ps(keep, zi));
     }
     return i;
 }
@@ -124,9 +125,9 @@ AVX512 static int64_t relu_backward_avx512(const float *z, const float *da,
     __m512 zero = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(z + i), zero,
-                                           _CMP_GT_OQ);
-        _mm512_storeu_ps(dz + i, _mm512_maskz_loadu_ps(pos, da + i));
+        __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(z + i), zero,
+                                            _CMP_NLE_UQ);
+        _mm512_storeu_ps(dz + i, _mm512_maskz_loadu_ps(keep, da + i));
     }
     return i;
 }
@@ -234,7 +235,7 @@ void fnn_relu_f32(const float *z, float *a, int64_t n) {
     }
 #endif
     for (; i < n; i++) {
-        a[i] = z[i] > 0 ? z[i] : 0;
+        a[i] = z[i] <= 0 ? 0 : z[i];
     }
 }
 
@@ -247,7 +248,7 @@ void fnn_relu_backward_f32(const float *z, const float *da, float *dz,
     }
 #endif
     for (; i < n; i++) {
-        dz[i] = z[i] > 0 ? da[i] : 0;
+        dz[i] = z[i] <= 0 ? 0 : da[i];
     }
 }
 

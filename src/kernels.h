@@ -19,9 +19,10 @@ void fnn_adam_f32(float *p, float *m, float *v, const float *g, int64_t n,
 // v = mu v + g;  p -= rate v.
 void fnn_momentum_f32(float *p, float *v, const float *g, int64_t n,
                       float mu, float rate);
-// a = max(z, 0) as z > 0 ? z : 0, over n values.
+// a = z <= 0 ? 0 : z over n values: +0 for z <= 0 (-0 included), and NaN
+// stays NaN, as in PyTorch's relu, so a non-finite value reaches the loss.
 void fnn_relu_f32(const float *z, float *a, int64_t n);
-// dz = z > 0 ? da : 0, over n values.
+// dz = z <= 0 ? 0 : da over n values (da passes for NaN z, as in PyTorch).
 void fnn_relu_backward_f32(const float *z, const float *da, float *dz,
                            int64_t n);
 // db[j] = sum over rows i of dz[i, j], summed in row order, dz [rows, cols].

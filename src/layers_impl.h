@@ -30,7 +30,7 @@ static void FN(activate)(fnn_activation g, const REAL *z, REAL *a,
         break;
 #endif
         for (int64_t i = 0; i < n; i++) {
-            a[i] = z[i] > 0 ? z[i] : 0;
+            a[i] = z[i] <= 0 ? 0 : z[i]; // NaN stays NaN
         }
         break;
     case FNN_LEAKY_RELU:
@@ -66,7 +66,7 @@ static void FN(activate_backward)(fnn_activation g, const REAL *z,
         break;
 #endif
         for (int64_t i = 0; i < n; i++) {
-            dz[i] = z[i] > 0 ? da[i] : 0;
+            dz[i] = z[i] <= 0 ? 0 : da[i];
         }
         break;
     case FNN_LEAKY_RELU:

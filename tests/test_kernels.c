@@ -118,13 +118,16 @@ static void relu_edge_cases(void **state) {
         fnn_relu_f32(z, a, 17);
         fnn_relu_backward_f32(z, da, dz, 17);
         for (int i = 0; i < 17; i++) {
-            int pos = z[i] > 0;
-            // +0 below zero and for NaN, never -0, as in z > 0 ? z : 0.
-            float want = pos ? z[i] : 0.0f;
+            // +0 at and below zero, never -0; NaN passes through forward
+            // and lets da through backward, as PyTorch's relu does.
+            int keep = !(z[i] <= 0);
+            float want = keep ? z[i] : 0.0f;
             assert_memory_equal(&a[i], &want, sizeof want);
-            float want_dz = pos ? da[i] : 0.0f;
+            float want_dz = keep ? da[i] : 0.0f;
             assert_memory_equal(&dz[i], &want_dz, sizeof want_dz);
         }
+        assert_true(isnan(a[4]));
+        assert_true(dz[4] == da[4]);
     }
     fnn_kernels_use_avx512(1);
 }
