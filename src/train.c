@@ -321,10 +321,17 @@ static fnn_status diverged(fnn_net *net, int epoch, int64_t step, int count,
                      "layers.%d", layer);
         }
     }
+    // Before the first update the learning rate has had no effect, so the
+    // weights the run started from (or the inputs) are the cause.
+    const char *advice =
+        step == 1 ? "the initial weights already give it: use an "
+                    "initialization scaled to the layer widths (he, lecun, "
+                    "xavier) or fewer layers"
+        : net->norm_mean ? "lower the learning rate"
+                         : "lower the learning rate or normalize the inputs";
     return fnn_fail(err, FNN_ERR_NONFINITE,
-                    "training diverged at epoch %d, step %lld: %s: lower the "
-                    "learning rate or normalize the inputs",
-                    epoch, (long long)step, where);
+                    "training diverged at epoch %d, step %lld: %s: %s", epoch,
+                    (long long)step, where, advice);
 }
 
 // Runs one mini-batch step at the trainer's position and advances it. On

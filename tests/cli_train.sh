@@ -145,6 +145,22 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "lower the learning rate" "$work/div.err" && \
     [ ! -e "$work/div.safetensors" ] && pass \
     || fail "divergence: exit $rc, $(cat "$work/div.err" | tail -1)"
+# The inputs were normalized, so the advice does not suggest it; without
+# normalization it does. A loss that is not finite before any update is
+# blamed on the initial weights, not on the learning rate.
+grep -q "normalize the inputs" "$work/div.err" \
+    && fail "divergence on normalized inputs suggests normalizing" || pass
+"$FASTNN" train --limit 2000 --epochs 1 --optimizer sgd --no-normalize \
+    --learning-rate 1e6 --out "$work/div.safetensors" 2>"$work/div.err"
+grep -q "lower the learning rate or normalize the inputs" "$work/div.err" \
+    && pass || fail "raw-input divergence: $(tail -1 "$work/div.err")"
+"$FASTNN" train --limit 500 --epochs 1 --layers 256x50 --init normal \
+    --out "$work/div.safetensors" 2>"$work/div.err"
+rc=$?
+msg=$(grep "error:" "$work/div.err")
+[ $rc -eq 1 ] && echo "$msg" | grep -q "step 1: .*initial weights already" \
+    && ! echo "$msg" | grep -q "learning rate" && pass \
+    || fail "step-1 divergence: exit $rc, $msg"
 
 # 9. predict reads features-only CSV files; sigmoid models name p_1.
 printf '1,0\n0,1\n1,1\n0,0\n2,0\n0,2\n' >"$work/bin.csv"
