@@ -632,6 +632,12 @@ static int load_checkpoint(train_run *r, const char *path,
         return CLI_EXIT_USAGE;
     }
     fnn_train_position p = fnn_trainer_position(*trainer);
+    if (p.epoch >= p.epochs) {
+        fprintf(stderr, "fastnn: %s is a finished run (%d of %d epochs, "
+                        "step %lld): saving its model\n",
+                path, p.epoch, p.epochs, (long long)p.step);
+        return -1;
+    }
     fprintf(stderr, "fastnn: resuming %s at epoch %d, batch %lld of %lld "
                     "(step %lld)\n",
             path, p.epoch + 1, (long long)p.batch, (long long)p.n_batches,
