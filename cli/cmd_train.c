@@ -59,9 +59,11 @@ static const char USAGE[] =
     "fastnn train [--train PATH] [--test PATH] [--train-labels FILE] "
     "[--test-labels FILE] [--layers 256,128] "
     "[--activation relu] [--init auto] [--loss auto] [--optimizer adam] "
-    "[--learning-rate F] [--lr-schedule cosine] [--batch-size N] "
+    "[--learning-rate F] [--momentum F] [--lr-schedule cosine] "
+    "[--batch-size N] "
     "[--epochs N] [--l2 F] [--keep-prob F] [--seed N] [--limit N] "
-    "[--no-normalize] [--threads N] [--out FILE] [--log FILE] [--json] "
+    "[--no-normalize] [--threads N] [--header] [--label-column N|NAME] "
+    "[--skip-rows N] [--out FILE] [--log FILE] [--json] [--gradcheck] "
     "[--checkpoint FILE] [--checkpoint-every N|Ns] [--resume FILE]";
 
 static const char DESCRIPTION[] =
