@@ -120,10 +120,18 @@ int cmd_eval(int argc, char **argv) {
     }
     fnn_net *net = load_model(a.model);
     fnn_dataset *ds = net ? load_data(&a) : NULL;
+    int n_in = net ? fnn_net_get_options(net)->sizes[0] : 0;
     fnn_eval_result ev;
     fnn_error err = {{0}};
     rc = CLI_EXIT_USAGE;
-    if (ds && fnn_evaluate(net, ds, &ev, &err) != FNN_OK) {
+    if (ds && ds->f32 && !a.label_column && !a.labels &&
+        ds->n_features == n_in - 1) {
+        // A CSV file of n_in columns lost its last one to the label.
+        cli_error("%s: %d features per row after the last column was read as "
+                  "the label, but the model expects %d: eval needs a label "
+                  "column (predict reads features only)",
+                  ds->source, ds->n_features, n_in);
+    } else if (ds && fnn_evaluate(net, ds, &ev, &err) != FNN_OK) {
         cli_error("%s", err.message);
     } else if (ds) {
         rc = CLI_EXIT_OK;

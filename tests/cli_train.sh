@@ -178,6 +178,9 @@ grep -q "sigmoid_binary_cross_entropy" "$work/bin.err" && pass \
     --label-column none >/dev/null 2>"$work/none.err"
 [ $? -eq 2 ] && grep -q "3 features per row, but the model expects 2" \
     "$work/none.err" && pass || fail "--label-column none: $(cat "$work/none.err")"
+# eval needs labels: on the features-only file it says where they went.
+expect_usage "1 features per row after the last column was read as the label" \
+    eval --model "$work/bin.safetensors" --data "$work/bin.csv"
 
 # 10. --skip-rows drops a count line before the header, as in
 # scikit-learn's bundled CSV files; eval --json reports the MSE.
