@@ -5,17 +5,19 @@
 // path exists).
 #include "kernels.h"
 
-#include <string.h>
-
 #include <math.h>
+#include <stdatomic.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FNN_HAVE_AVX512 1
 #include <immintrin.h>
 #endif
 
-// -1: not yet decided; 0: portable; 1: AVX-512.
-static int avx512_state = -1;
+// -1: not yet decided; 0: portable; 1: AVX-512. Atomic because the first
+// kernel call may come from several pool threads at once; each computes the
+// same value.
+static atomic_int avx512_state = -1;
 
 int fnn_kernels_use_avx512(int enable) {
 #ifdef FNN_HAVE_AVX512

@@ -3,14 +3,17 @@
 #include "sgemm.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FNN_HAVE_AVX512 1
 #include <immintrin.h>
 #endif
 
-// -1: not yet decided, 0: cblas_sgemm, 1: AVX-512 kernel.
-static int avx512_state = -1;
+// -1: not yet decided, 0: cblas_sgemm, 1: AVX-512 kernel. Atomic because
+// the first product may come from several pool threads at once; each
+// computes the same value.
+static atomic_int avx512_state = -1;
 
 int fnn_sgemm_use_avx512(int enable) {
 #ifdef FNN_HAVE_AVX512
