@@ -9,10 +9,11 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-#include <zlib.h>
 
 #define CKPT_FORMAT "fastnn-checkpoint"
 #define CKPT_VERSION "1"
+// Metadata key of the file's CRC-32 (see fnn_st_write).
+#define CKPT_CHECKSUM_KEY "crc32"
 // Tensors besides the network's: two generator states and the row order.
 #define CKPT_STATE_TENSORS 3
 
@@ -60,8 +61,7 @@ static int put_int(cJSON *meta, const char *key, int64_t value) {
 
 // The model metadata plus the run's options and position.
 static cJSON *checkpoint_metadata(const fnn_trainer *t,
-                                  const char *config_json,
-                                  uint32_t tensors_crc32) {
+                                  const char *config_json) {
     const fnn_train_options *o = &t->opts;
     cJSON *meta = fnn_model_metadata(t->net, NULL);
     int ok = meta && put_string(meta, "format", CKPT_FORMAT) &&
@@ -84,7 +84,6 @@ static cJSON *checkpoint_metadata(const fnn_trainer *t,
              put_int(meta, "data_rows", t->train->n_rows) &&
              put_int(meta, "data_features", t->train->n_features) &&
              put_int(meta, "data_crc32", t->data_crc32) &&
-             put_int(meta, "tensors_crc32", tensors_crc32) &&
              put_string(meta, "config", config_json ? config_json : "");
     if (!ok) {
         cJSON_Delete(meta);
@@ -151,23 +150,13 @@ fnn_status fnn_checkpoint_save(fnn_trainer *t, const char *path,
     int max = 2 * t->net->opt.n_layers + 4 + CKPT_STATE_TENSORS;
     fnn_st_entry *e = calloc((size_t)max, sizeof *e);
     char (*names)[40] = calloc((size_t)max, sizeof *names);
-    cJSON *meta = NULL;
-    int n = 0;
-    if (e && names) {
-        // The tensors are written back to back in this order, so this is
-        // the CRC-32 of the file's whole data section.
-        n = checkpoint_entries(t, e, names);
-        uLong crc = crc32_z(0, Z_NULL, 0);
-        for (int i = 0; i < n; i++) {
-            crc = crc32_z(crc, e[i].data, (z_size_t)e[i].bytes);
-        }
-        meta = checkpoint_metadata(t, config_json, (uint32_t)crc);
-    }
+    cJSON *meta = checkpoint_metadata(t, config_json);
     fnn_status s = FNN_OK;
     if (!e || !names || !meta) {
         s = fnn_fail(err, FNN_ERR_NOMEM, "%s: out of memory", path);
     } else {
-        s = fnn_st_write(path, meta, e, n, err);
+        int n = checkpoint_entries(t, e, names);
+        s = fnn_st_write(path, meta, e, n, CKPT_CHECKSUM_KEY, err);
     }
     cJSON_Delete(meta);
     free(e);
@@ -262,49 +251,15 @@ static fnn_status check_format(ckpt_reader *r) {
     return FNN_OK;
 }
 
-// Compares the CRC-32 of the data section with tensors_crc32, so that a
-// flipped bit in the weights or the optimizer state is caught before a run
-// resumes from it.
-// NOTE: a checkpoint without tensors_crc32, as earlier builds wrote them,
-// is read without this check.
-static fnn_status check_tensor_crc(ckpt_reader *r) {
-    if (!fnn_st_meta(&r->st, "tensors_crc32")) {
-        return FNN_OK;
-    }
-    int64_t want;
-    fnn_status s = meta_int(r, "tensors_crc32", 0, UINT32_MAX, &want);
-    if (s != FNN_OK) {
-        return s;
-    }
-
-    unsigned char buf[1 << 16];
-    uLong crc = crc32_z(0, Z_NULL, 0);
-    int64_t left = r->st.data_len;
-    if (fseeko(r->st.f, (off_t)r->st.data_start, SEEK_SET) != 0) {
-        left = -1;
-    }
-    while (left > 0) {
-        size_t want_bytes = left < (int64_t)sizeof buf ? (size_t)left
-                                                       : sizeof buf;
-        size_t got = fread(buf, 1, want_bytes, r->st.f);
-        if (got != want_bytes) {
-            break;
-        }
-        crc = crc32_z(crc, buf, (z_size_t)got);
-        left -= (int64_t)got;
-    }
-
-    if (left != 0) {
-        return fnn_fail(r->err, FNN_ERR_IO, "%s: cannot read the tensor data",
-                        r->st.path);
-    }
-    if ((uint32_t)crc != (uint32_t)want) {
-        return fnn_fail(r->err, FNN_ERR_FORMAT,
-                        "%s: tensor data CRC-32 is %08x, but the metadata "
-                        "records %08x: the file is damaged",
-                        r->st.path, (unsigned)crc, (unsigned)want);
-    }
-    return FNN_OK;
+// Checks the whole file's CRC-32, so that a changed byte anywhere, in the
+// weights, the optimizer state or a metadata value such as l2 or the seed,
+// is caught before a run resumes from it.
+// NOTE: a checkpoint without the checksum key, as earlier builds wrote
+// them, is read without this check.
+static fnn_status check_checksum(ckpt_reader *r) {
+    int present;
+    return fnn_st_verify_checksum(&r->st, CKPT_CHECKSUM_KEY, &present,
+                                  r->err);
 }
 
 static fnn_status read_real_vector(const ckpt_reader *r, const char *name,
@@ -545,7 +500,9 @@ static fnn_status read_state(const ckpt_reader *r, fnn_trainer *t) {
     fnn_optim_state st = fnn_optim_get_state(t->optim);
     const char *first, *second;
     optim_names(t->opts.optim.kind, &first, &second);
-    fnn_status s = meta_int(r, "optimizer_steps", 0, INT64_MAX, st.steps);
+    // 2^62 is beyond any run, and keeps the step counter from overflowing.
+    fnn_status s = meta_int(r, "optimizer_steps", 0, INT64_C(1) << 62,
+                            st.steps);
     if (s == FNN_OK && first) {
         s = read_real_vector(r, first, real_dtype(net), st.n, st.state1);
     }
@@ -654,7 +611,7 @@ fnn_trainer *fnn_checkpoint_load(const char *path, const fnn_dataset *train,
         s = check_format(&r);
     }
     if (s == FNN_OK) {
-        s = check_tensor_crc(&r);
+        s = check_checksum(&r);
     }
     fnn_trainer *t = s == FNN_OK ? load_trainer(&r, train, test, &s) : NULL;
     fnn_trainer_set_callbacks(t, callbacks);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 typedef struct st_dtype {
     const char *name;
@@ -195,9 +196,10 @@ static fnn_status st_read_json(fnn_st_file *st, fnn_error *err) {
         return fnn_fail(err, FNN_ERR_IO, "%s: cannot read the header",
                         st->path);
     }
+    st->header = json;
+    st->header_len = (int64_t)n;
     fnn_status s = fnn_st_parse_header(st->path, json, (size_t)n, &st->root,
                                        err);
-    free(json);
     if (s != FNN_OK) {
         return s;
     }
@@ -419,6 +421,7 @@ void fnn_st_close(fnn_st_file *st) {
         fclose(st->f);
     }
     cJSON_Delete(st->root);
+    free(st->header);
     free(st->tensors);
     memset(st, 0, sizeof *st);
 }
@@ -558,11 +561,77 @@ static int st_write_body(FILE *f, void *ctx) {
     return ok;
 }
 
+// The 8 digits a checksum is computed with, and the width of its value.
+#define ST_CRC_ZEROS "00000000"
+#define ST_CRC_DIGITS 8
+
+// Returns the first digit of metadata `key`'s string value "v..." in the
+// header text, or NULL. A key inside another string value is escaped
+// (\"key\"), so it cannot match the quoted pattern.
+static char *st_find_value(const char *header, size_t len, const char *key,
+                           const char *value) {
+    char pattern[96];
+    int n = snprintf(pattern, sizeof pattern, "\"%s\":\"%s\"", key, value);
+    if (n < 0 || (size_t)n >= sizeof pattern) {
+        return NULL;
+    }
+    // memmem is not in POSIX, so this scans with memcmp.
+    for (size_t i = 0; i + (size_t)n <= len; i++) {
+        if (header[i] == '"' && memcmp(header + i, pattern, (size_t)n) == 0) {
+            return (char *)header + i + strlen(key) + 4;
+        }
+    }
+    return NULL;
+}
+
+static uLong st_crc_entries(uLong crc, const fnn_st_entry *entries, int n) {
+    for (int i = 0; i < n; i++) {
+        crc = crc32_z(crc, entries[i].data, (z_size_t)entries[i].bytes);
+    }
+    return crc;
+}
+
+// Writes the file's CRC-32 over the zero digits of checksum_key's value.
+static int st_stamp_checksum(char *header, size_t header_len,
+                             const char *key, const fnn_st_entry *entries,
+                             int n) {
+    char *digits = st_find_value(header, header_len, key, ST_CRC_ZEROS);
+    if (!digits) {
+        return 0;
+    }
+    unsigned char len_le[8];
+    for (int i = 0; i < 8; i++) {
+        len_le[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
+    }
+    uLong crc = crc32_z(0, len_le, 8);
+    crc = crc32_z(crc, (const unsigned char *)header, (z_size_t)header_len);
+    crc = st_crc_entries(crc, entries, n);
+    char text[ST_CRC_DIGITS + 1];
+    snprintf(text, sizeof text, "%08lx", crc & 0xffffffffUL);
+    memcpy(digits, text, ST_CRC_DIGITS);
+    return 1;
+}
+
 fnn_status fnn_st_write(const char *path, const cJSON *meta,
-                        const fnn_st_entry *entries, int n, fnn_error *err) {
+                        const fnn_st_entry *entries, int n,
+                        const char *checksum_key, fnn_error *err) {
+    cJSON *stamped = NULL;
+    if (checksum_key) {
+        stamped = meta ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject();
+        if (!stamped ||
+            !cJSON_AddStringToObject(stamped, checksum_key, ST_CRC_ZEROS)) {
+            cJSON_Delete(stamped);
+            return fnn_fail(err, FNN_ERR_NOMEM, "%s: out of memory", path);
+        }
+        meta = stamped;
+    }
     size_t header_len = 0;
     char *header = st_build_header(meta, entries, n, &header_len);
-    if (!header) {
+    cJSON_Delete(stamped);
+    if (!header || (checksum_key && !st_stamp_checksum(header, header_len,
+                                                       checksum_key, entries,
+                                                       n))) {
+        free(header);
         return fnn_fail(err, FNN_ERR_NOMEM, "%s: cannot build the header",
                         path);
     }
@@ -570,4 +639,62 @@ fnn_status fnn_st_write(const char *path, const cJSON *meta,
     fnn_status s = fnn_atomic_write(path, st_write_body, &body, err);
     free(header);
     return s;
+}
+
+fnn_status fnn_st_verify_checksum(const fnn_st_file *st, const char *key,
+                                  int *present, fnn_error *err) {
+    const char *value = fnn_st_meta(st, key);
+    *present = value != NULL;
+    if (!value) {
+        return FNN_OK;
+    }
+    char *digits = NULL;
+    if (strlen(value) == ST_CRC_DIGITS &&
+        strspn(value, "0123456789abcdef") == ST_CRC_DIGITS) {
+        digits = st_find_value(st->header, (size_t)st->header_len, key,
+                               value);
+    }
+    if (!digits) {
+        return fnn_fail(err, FNN_ERR_FORMAT,
+                        "%s: metadata \"%s\" is \"%.20s\": expected 8 "
+                        "lowercase hex digits",
+                        st->path, key, value);
+    }
+    uint32_t want = (uint32_t)strtoul(value, NULL, 16);
+    // The CRC runs over the file as written: the length, the header with
+    // the digits zeroed, then the data.
+    unsigned char len_le[8];
+    for (int i = 0; i < 8; i++) {
+        len_le[i] = (unsigned char)((uint64_t)st->header_len >> (8 * i));
+    }
+    uLong crc = crc32_z(0, len_le, 8);
+    size_t at = (size_t)(digits - st->header);
+    crc = crc32_z(crc, (const unsigned char *)st->header, (z_size_t)at);
+    crc = crc32_z(crc, (const unsigned char *)ST_CRC_ZEROS, ST_CRC_DIGITS);
+    crc = crc32_z(crc, (const unsigned char *)digits + ST_CRC_DIGITS,
+                  (z_size_t)((size_t)st->header_len - at - ST_CRC_DIGITS));
+    unsigned char buf[1 << 16];
+    int64_t left = st->data_len;
+    if (fseeko(st->f, (off_t)st->data_start, SEEK_SET) != 0) {
+        left = -1;
+    }
+    while (left > 0) {
+        size_t chunk = left < (int64_t)sizeof buf ? (size_t)left : sizeof buf;
+        if (fread(buf, 1, chunk, st->f) != chunk) {
+            break;
+        }
+        crc = crc32_z(crc, buf, (z_size_t)chunk);
+        left -= (int64_t)chunk;
+    }
+    if (left != 0) {
+        return fnn_fail(err, FNN_ERR_IO, "%s: cannot read the tensor data",
+                        st->path);
+    }
+    if ((uint32_t)crc != want) {
+        return fnn_fail(err, FNN_ERR_FORMAT,
+                        "%s: the file's CRC-32 is %08x, but its metadata "
+                        "records %08x: the file is damaged",
+                        st->path, (unsigned)crc, (unsigned)want);
+    }
+    return FNN_OK;
 }

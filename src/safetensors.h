@@ -28,6 +28,8 @@ typedef struct fnn_st_tensor {
 typedef struct fnn_st_file {
     const char *path;
     FILE *f;
+    char *header;       // the raw header bytes [header_len]
+    int64_t header_len;
     cJSON *root;
     const cJSON *meta;  // __metadata__, or NULL when absent
     int64_t data_start; // file offset of the first data byte
@@ -90,8 +92,19 @@ char *fnn_st_pad_header(char *json, size_t *len);
 // Writes `meta` (an object of strings, may be NULL) and the entries, in the
 // given order and laid out back to back, atomically with fnn_atomic_write.
 // The header is padded with spaces to a multiple of 8 bytes (see
-// fnn_st_pad_header), so equal inputs give byte-identical files.
+// fnn_st_pad_header), so equal inputs give byte-identical files. When
+// checksum_key is not NULL, metadata checksum_key receives the CRC-32 of
+// the whole file as 8 lowercase hex digits, computed with those digits
+// written as "00000000" (fnn_st_verify_checksum checks it).
 fnn_status fnn_st_write(const char *path, const cJSON *meta,
-                        const fnn_st_entry *entries, int n, fnn_error *err);
+                        const fnn_st_entry *entries, int n,
+                        const char *checksum_key, fnn_error *err);
+
+// Checks the CRC-32 that fnn_st_write stored in metadata `key`, reading
+// the whole file. When the file has no such key, sets *present to 0 and
+// returns FNN_OK. Returns FNN_ERR_FORMAT when the value is malformed or the
+// file's bytes no longer match it, and FNN_ERR_IO when a read fails.
+fnn_status fnn_st_verify_checksum(const fnn_st_file *st, const char *key,
+                                  int *present, fnn_error *err);
 
 #endif

@@ -201,26 +201,32 @@ static void edit_header(const char *from, const char *to) {
     free(old);
 }
 
-// Rewrites tensors_crc32 to match the data as they are now, so that a test
-// can reach the checks behind the checksum.
+// Rewrites the crc32 metadata value to match the file as it is now (the
+// CRC-32 of every byte, with the value's 8 digits read as "00000000"), so
+// that a test can reach the checks behind the checksum.
 static void fix_crc(void) {
-    fnn_st_file st;
-    fnn_error err = {{0}};
-    assert_int_equal(fnn_st_open(&st, path, &err), FNN_OK);
-    const char *old = fnn_st_meta(&st, "tensors_crc32");
-    assert_non_null(old);
-    char from[64], to[64];
-    snprintf(from, sizeof from, "\"tensors_crc32\":\"%s\"", old);
-    unsigned char *data = malloc((size_t)st.data_len);
-    assert_non_null(data);
-    assert_int_equal(fseek(st.f, (long)st.data_start, SEEK_SET), 0);
-    assert_int_equal(fread(data, 1, (size_t)st.data_len, st.f),
-                     (size_t)st.data_len);
-    uLong crc = crc32_z(0, data, (z_size_t)st.data_len);
-    snprintf(to, sizeof to, "\"tensors_crc32\":\"%lu\"", crc);
-    free(data);
-    fnn_st_close(&st);
-    edit_header(from, to);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)size);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    const char key[] = "\"crc32\":\"";
+    unsigned char *digits = memmem(buf, (size_t)size, key, strlen(key));
+    assert_non_null(digits);
+    digits += strlen(key);
+    memset(digits, '0', 8);
+    char text[9];
+    snprintf(text, sizeof text, "%08lx", crc32_z(0, buf, (z_size_t)size));
+    memcpy(digits, text, 8);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+    assert_int_equal(fclose(f), 0);
+    free(buf);
 }
 
 static void expect_load_error(const fnn_dataset *ds, fnn_status status,
@@ -250,25 +256,31 @@ static void damaged_permutation_rejected(void **state) {
     expect_load_error(&ds, FNN_ERR_FORMAT, "element 0 is -1");
 }
 
-// A changed weight or generator state passes every other check, so only
-// the checksum of the tensor data can catch it.
-static void damaged_tensor_data_rejected(void **state) {
+// A changed weight, generator state or metadata value passes every other
+// check, so only the file's checksum can catch it.
+static void damaged_bytes_rejected(void **state) {
     (void)state;
     fnn_dataset ds = make_data();
     const char *names[] = {"layers.0.weight", "rng.shuffle"};
     for (int i = 0; i < 2; i++) {
         save_after(&ds, 3);
         patch_i64(names[i], 0, 0x3ff0000000000000LL);
-        expect_load_error(&ds, FNN_ERR_FORMAT,
-                          "but the metadata records");
+        expect_load_error(&ds, FNN_ERR_FORMAT, "but its metadata records");
     }
-    // The same files load once the checksum matches them again.
+    // The same file loads once the checksum matches it again.
     fix_crc();
     fnn_error err = {{0}};
     fnn_status s = FNN_OK;
     fnn_trainer *t = fnn_checkpoint_load(path, &ds, NULL, NULL, &err, &s);
     assert_non_null(t);
     fnn_trainer_free(t);
+    // One digit of a metadata value, and a malformed checksum.
+    save_after(&ds, 3);
+    edit_header("\"learning_rate\":\"", "\"learning_rate\":\"1");
+    expect_load_error(&ds, FNN_ERR_FORMAT, "but its metadata records");
+    save_after(&ds, 3);
+    edit_header("\"crc32\":\"", "\"crc32\":\" ");
+    expect_load_error(&ds, FNN_ERR_FORMAT, "expected 8 lowercase hex digits");
 }
 
 static void other_data_rejected(void **state) {
@@ -333,8 +345,8 @@ int main(void) {
                                         remove_path),
         cmocka_unit_test_setup_teardown(damaged_header_rejected, make_path,
                                         remove_path),
-        cmocka_unit_test_setup_teardown(damaged_tensor_data_rejected,
-                                        make_path, remove_path),
+        cmocka_unit_test_setup_teardown(damaged_bytes_rejected, make_path,
+                                        remove_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
