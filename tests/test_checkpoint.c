@@ -333,6 +333,20 @@ static void damaged_header_rejected(void **state) {
     expect_load_error(&ds, FNN_ERR_FORMAT, "only spaces may pad the header");
 }
 
+// A step count near INT64_MAX would overflow the next step's number, so
+// the reader bounds it, even under a matching checksum.
+static void huge_step_count_rejected(void **state) {
+    (void)state;
+    fnn_dataset ds = make_data();
+    save_after(&ds, 3);
+    edit_header("\"optimizer_steps\":\"3\"",
+                "\"optimizer_steps\":\"9223372036854775807\"");
+    fix_crc();
+    expect_load_error(&ds, FNN_ERR_FORMAT,
+                      "\"optimizer_steps\" is \"9223372036854775807\": "
+                      "expected an integer from 0 to 4611686018427387904");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(resume_matches_uninterrupted,
@@ -346,6 +360,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(damaged_header_rejected, make_path,
                                         remove_path),
         cmocka_unit_test_setup_teardown(damaged_bytes_rejected, make_path,
+                                        remove_path),
+        cmocka_unit_test_setup_teardown(huge_step_count_rejected, make_path,
                                         remove_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
