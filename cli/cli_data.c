@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 // The two name parts have the same length, so a labels path is the images
 // path with one part overwritten.
@@ -131,6 +132,16 @@ static fnn_status cli_find_labels(const char *images, char **out,
     }
     strcpy(labels, images);
     char *part = cli_find_part(labels, CLI_IMAGES_PART);
+    if (!part) {
+        // Recognized by its contents, so no labels name follows from it.
+        free(labels);
+        free(other);
+        return cli_fail(err, FNN_ERR_INVALID,
+                        "%s: IDX images file without \"%s\" in its name: "
+                        "pass its labels file (--labels, --train-labels or "
+                        "--test-labels)",
+                        images, CLI_IMAGES_PART);
+    }
     memcpy(part, CLI_LABELS_PART, strlen(CLI_LABELS_PART));
     strcpy(other, labels);
     if (cli_ends_with(other, ".gz")) {
@@ -175,10 +186,40 @@ static fnn_dataset *cli_load_images(const char *images, const char *labels,
     return ds;
 }
 
+// What the first bytes of a file (decompressed when it is gzip) say it is,
+// for files whose names do not.
+typedef enum file_kind {
+    KIND_OTHER,
+    KIND_IDX_IMAGES, // IDX magic 00 00 08 03: unsigned bytes, 3 dimensions
+    KIND_IDX_LABELS, // 00 00 08 01: unsigned bytes, 1 dimension
+    KIND_NPY,        // "\x93NUMPY"
+} file_kind;
+
+static file_kind sniff_kind(const char *path) {
+    unsigned char b[6] = {0};
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        return KIND_OTHER;
+    }
+    int n = gzread(f, b, sizeof b);
+    gzclose(f);
+    if (n >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 8 && b[3] == 3) {
+        return KIND_IDX_IMAGES;
+    }
+    if (n >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 8 && b[3] == 1) {
+        return KIND_IDX_LABELS;
+    }
+    if (n == 6 && memcmp(b, "\x93NUMPY", 6) == 0) {
+        return KIND_NPY;
+    }
+    return KIND_OTHER;
+}
+
 fnn_dataset *cli_data_load(const char *path, const char *labels_path,
                            int want_train, const fnn_csv_options *csv,
                            fnn_error *err, fnn_status *status) {
     fnn_status s = FNN_OK;
+    file_kind kind = path && !cli_is_dir(path) ? sniff_kind(path) : KIND_OTHER;
     if (!path) {
         s = cli_fail(err, FNN_ERR_INVALID, "no data path given");
     } else if (cli_is_dir(path)) {
@@ -189,14 +230,16 @@ fnn_dataset *cli_data_load(const char *path, const char *labels_path,
                      "%s: a labels file (%s) was given for a data directory: "
                      "pass the images file instead of the directory",
                      path, labels_path);
-    } else if (strstr(cli_basename(path), CLI_IMAGES_PART)) {
+    } else if (strstr(cli_basename(path), CLI_IMAGES_PART) ||
+               kind == KIND_IDX_IMAGES) {
         return cli_load_images(path, labels_path, err, status);
-    } else if (strstr(cli_basename(path), CLI_LABELS_PART)) {
+    } else if (strstr(cli_basename(path), CLI_LABELS_PART) ||
+               kind == KIND_IDX_LABELS) {
         s = cli_fail(err, FNN_ERR_INVALID,
                      "%s: file is an IDX labels file: pass the images file "
                      "(named with \"%s\") instead",
                      path, CLI_IMAGES_PART);
-    } else if (cli_ends_with(path, ".npy")) {
+    } else if (cli_ends_with(path, ".npy") || kind == KIND_NPY) {
         // Without a labels file the data set has no labels, which predict
         // and stats accept and every other command rejects.
         return fnn_npy_read(path, labels_path, err, status);

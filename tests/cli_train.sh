@@ -275,5 +275,25 @@ cp "$work/keep.log" "$work/keep.orig"
 cmp -s "$work/keep.log" "$work/keep.orig" && pass \
     || fail "a run that failed its checks replaced the --log file"
 
+# 14. Files whose names do not say their format are read by their first
+# bytes: IDX images (gzip here) and .npy. An IDX images file so named
+# needs its labels file given.
+FM=/usr/share/datasets/fashion-mnist
+cp "$FM/t10k-images-idx3-ubyte.gz" "$work/pixels.gz"
+cp "$FM/t10k-labels-idx1-ubyte.gz" "$work/classes.gz"
+"$FASTNN" train --train "$work/pixels.gz" --train-labels "$work/classes.gz" \
+    --limit 500 --epochs 1 --layers 16 --out "$work/sniff.st" \
+    2>"$work/sniff.err" && pass \
+    || fail "IDX under another name: $(tail -1 "$work/sniff.err")"
+expect_usage "IDX images file without \"-images-idx3-ubyte\" in its name" \
+    stats --data "$work/pixels.gz"
+/usr/bin/python3 -c "import numpy as np, sys
+np.save(sys.argv[1], np.arange(6, dtype=np.float32).reshape(3, 2))" \
+    "$work/plain.npy"
+mv "$work/plain.npy" "$work/plain"
+"$FASTNN" stats --data "$work/plain" --json >"$work/plain.json" \
+    2>"$work/plain.err" && grep -q '"rows": *3' "$work/plain.json" && pass \
+    || fail ".npy under another name: $(tail -1 "$work/plain.err")"
+
 echo "$passes passed, $failures failed"
 [ $failures -eq 0 ]
