@@ -183,6 +183,13 @@ static int set_value(const cli_opt *o, const char *value) {
     }
     if (o->kind == CLI_DOUBLE) {
         double d = strtod(value, &end);
+        if (end != value && !*end && errno == ERANGE) {
+            cli_error("invalid value \"%s\" for --%s: outside the range of "
+                      "normal doubles (about 2.2e-308 to 1.8e308 in "
+                      "magnitude)",
+                      value, o->name);
+            return -1;
+        }
         if (end == value || *end || errno || !isfinite(d)) {
             cli_error("invalid value \"%s\" for --%s: expected a number",
                       value, o->name);

@@ -186,8 +186,8 @@ static fnn_dataset *cli_load_images(const char *images, const char *labels,
     return ds;
 }
 
-// What the first bytes of a file (decompressed when it is gzip) say it is,
-// for files whose names do not.
+// The format that a file's first bytes (decompressed when it is gzip)
+// identify, for files whose names do not give it.
 typedef enum file_kind {
     KIND_OTHER,
     KIND_IDX_IMAGES, // IDX magic 00 00 08 03: unsigned bytes, 3 dimensions

@@ -122,6 +122,10 @@ expect_usage "short-images" train --train "$work/short-images-idx3-ubyte" \
     "${out[@]}"
 expect_usage '"abc"' train --layers abc "${out[@]}"
 expect_usage "--learning-rate" train --learning-rate -1 "${out[@]}"
+expect_usage "invalid value \"abc\" for --l2: expected a number" \
+    train --l2 abc "${out[@]}"
+expect_usage "\"1e-320\" for --learning-rate: outside the range of normal" \
+    train --learning-rate 1e-320 "${out[@]}"
 expect_usage '"foo"' train --activation foo "${out[@]}"
 expect_usage "--bogus" train --bogus "${out[@]}"
 expect_usage "does not exist" train --out "$work/missing/dir/m.safetensors"
