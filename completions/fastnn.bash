@@ -7,9 +7,10 @@ _fastnn_commands() {
         awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'
 }
 
-# Prints "--flag METAVAR" (METAVAR empty for a switch) for each option.
+# Prints "--flag METAVAR" (METAVAR empty for a switch) for each option of
+# the command words after the executable.
 _fastnn_options() {
-    "$1" "$2" --help 2>/dev/null |
+    "$1" "${@:2}" --help 2>/dev/null |
         awk '/^  --[a-z]/ { m = ($2 ~ /^[A-Z|]+$/) ? $2 : ""; print $1, m }'
 }
 
@@ -24,8 +25,17 @@ _fastnn() {
         return
     fi
     local command=${COMP_WORDS[1]}
+    if [ "$command" = study ]; then
+        # study takes its kind first; each kind has its own options.
+        if [ "$COMP_CWORD" -eq 2 ]; then
+            COMPREPLY=($(compgen -W "normalization init --help" -- "$cur"))
+            return
+        fi
+        command="study ${COMP_WORDS[2]}"
+    fi
     local options
-    options=$(_fastnn_options "$exe" "$command")
+    # shellcheck disable=SC2086
+    options=$(_fastnn_options "$exe" $command)
     local metavar
     metavar=$(awk -v f="$prev" '$1 == f { print $2 }' <<<"$options")
     local choices=""
