@@ -251,17 +251,6 @@ static fnn_status check_format(ckpt_reader *r) {
     return FNN_OK;
 }
 
-// Checks the whole file's CRC-32, so that a changed byte anywhere, in the
-// weights, the optimizer state or a metadata value such as l2 or the seed,
-// is caught before a run resumes from it.
-// NOTE: a checkpoint without the checksum key, as earlier builds wrote
-// them, is read without this check.
-static fnn_status check_checksum(ckpt_reader *r) {
-    int present;
-    return fnn_st_verify_checksum(&r->st, CKPT_CHECKSUM_KEY, &present,
-                                  r->err);
-}
-
 static fnn_status read_real_vector(const ckpt_reader *r, const char *name,
                                    const char *dtype, int64_t n, void *dst) {
     const fnn_st_tensor *t;
@@ -610,8 +599,12 @@ fnn_trainer *fnn_checkpoint_load(const char *path, const fnn_dataset *train,
     if (s == FNN_OK) {
         s = check_format(&r);
     }
+    // The file's CRC-32 catches a changed byte anywhere, in the weights,
+    // the optimizer state or a metadata value such as l2 or the seed.
+    // NOTE: a checkpoint without the checksum key, as earlier builds wrote
+    // them, is read without this check.
     if (s == FNN_OK) {
-        s = check_checksum(&r);
+        s = fnn_st_verify_checksum(&r.st, CKPT_CHECKSUM_KEY, err);
     }
     fnn_trainer *t = s == FNN_OK ? load_trainer(&r, train, test, &s) : NULL;
     fnn_trainer_set_callbacks(t, callbacks);

@@ -539,6 +539,13 @@ static char *st_build_header(const cJSON *meta, const fnn_st_entry *entries,
     return fnn_st_pad_header(json, len);
 }
 
+// Writes the 8-byte little-endian header length that starts a file.
+static void st_length_le(uint64_t n, unsigned char out[8]) {
+    for (int i = 0; i < 8; i++) {
+        out[i] = (unsigned char)(n >> (8 * i));
+    }
+}
+
 typedef struct st_body {
     const char *header;
     size_t header_len;
@@ -549,9 +556,7 @@ typedef struct st_body {
 static int st_write_body(FILE *f, void *ctx) {
     const st_body *b = ctx;
     unsigned char len_le[8];
-    for (int i = 0; i < 8; i++) {
-        len_le[i] = (unsigned char)((uint64_t)b->header_len >> (8 * i));
-    }
+    st_length_le(b->header_len, len_le);
     int ok = fwrite(len_le, 1, 8, f) == 8 &&
              fwrite(b->header, 1, b->header_len, f) == b->header_len;
     for (int i = 0; ok && i < b->n; i++) {
@@ -584,13 +589,6 @@ static char *st_find_value(const char *header, size_t len, const char *key,
     return NULL;
 }
 
-static uLong st_crc_entries(uLong crc, const fnn_st_entry *entries, int n) {
-    for (int i = 0; i < n; i++) {
-        crc = crc32_z(crc, entries[i].data, (z_size_t)entries[i].bytes);
-    }
-    return crc;
-}
-
 // Writes the file's CRC-32 over the zero digits of checksum_key's value.
 static int st_stamp_checksum(char *header, size_t header_len,
                              const char *key, const fnn_st_entry *entries,
@@ -600,12 +598,12 @@ static int st_stamp_checksum(char *header, size_t header_len,
         return 0;
     }
     unsigned char len_le[8];
-    for (int i = 0; i < 8; i++) {
-        len_le[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
-    }
+    st_length_le(header_len, len_le);
     uLong crc = crc32_z(0, len_le, 8);
     crc = crc32_z(crc, (const unsigned char *)header, (z_size_t)header_len);
-    crc = st_crc_entries(crc, entries, n);
+    for (int i = 0; i < n; i++) {
+        crc = crc32_z(crc, entries[i].data, (z_size_t)entries[i].bytes);
+    }
     char text[ST_CRC_DIGITS + 1];
     snprintf(text, sizeof text, "%08lx", crc & 0xffffffffUL);
     memcpy(digits, text, ST_CRC_DIGITS);
@@ -642,9 +640,8 @@ fnn_status fnn_st_write(const char *path, const cJSON *meta,
 }
 
 fnn_status fnn_st_verify_checksum(const fnn_st_file *st, const char *key,
-                                  int *present, fnn_error *err) {
+                                  fnn_error *err) {
     const char *value = fnn_st_meta(st, key);
-    *present = value != NULL;
     if (!value) {
         return FNN_OK;
     }
@@ -664,9 +661,7 @@ fnn_status fnn_st_verify_checksum(const fnn_st_file *st, const char *key,
     // The CRC runs over the file as written: the length, the header with
     // the digits zeroed, then the data.
     unsigned char len_le[8];
-    for (int i = 0; i < 8; i++) {
-        len_le[i] = (unsigned char)((uint64_t)st->header_len >> (8 * i));
-    }
+    st_length_le((uint64_t)st->header_len, len_le);
     uLong crc = crc32_z(0, len_le, 8);
     size_t at = (size_t)(digits - st->header);
     crc = crc32_z(crc, (const unsigned char *)st->header, (z_size_t)at);

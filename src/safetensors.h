@@ -48,11 +48,12 @@ typedef struct fnn_st_file {
 fnn_status fnn_st_open(fnn_st_file *st, const char *path, fnn_error *err);
 
 // Parses the n header bytes at json, from file byte 8 of `path`, into
-// *root (freed by the caller with cJSON_Delete, also on failure). Rejects,
-// naming the byte or key: a number with a fraction or exponent (the
-// header's only numbers are shapes and offsets), any byte but space after
-// the JSON object, and a key repeated in any object, which cJSON would keep
-// twice while its lookups see only the first.
+// *root (freed by the caller with cJSON_Delete, also on failure). Rejects
+// three defects, naming the byte or key. The first is a number with a
+// fraction or exponent, since the header's only numbers are shapes and
+// offsets. The second is any byte but space after the JSON object. The
+// third is a key repeated in any object: cJSON keeps both, but its lookups
+// see only the first.
 fnn_status fnn_st_parse_header(const char *path, const char *json, size_t n,
                                cJSON **root, fnn_error *err);
 void fnn_st_close(fnn_st_file *st);
@@ -101,10 +102,10 @@ fnn_status fnn_st_write(const char *path, const cJSON *meta,
                         const char *checksum_key, fnn_error *err);
 
 // Checks the CRC-32 that fnn_st_write stored in metadata `key`, reading
-// the whole file. When the file has no such key, sets *present to 0 and
-// returns FNN_OK. Returns FNN_ERR_FORMAT when the value is malformed or the
-// file's bytes no longer match it, and FNN_ERR_IO when a read fails.
+// the whole file; a file without the key passes. Returns FNN_ERR_FORMAT when
+// the value is malformed or the file's bytes no longer match it, and
+// FNN_ERR_IO when a read fails.
 fnn_status fnn_st_verify_checksum(const fnn_st_file *st, const char *key,
-                                  int *present, fnn_error *err);
+                                  fnn_error *err);
 
 #endif

@@ -11,7 +11,7 @@
 #endif
 
 // -1: not yet decided, 0: cblas_sgemm, 1: AVX-512 kernel. Atomic because
-// the first product may come from several pool threads at once; each
+// the first product may come from several pool threads at once, and each
 // computes the same value.
 static atomic_int avx512_state = -1;
 
@@ -34,16 +34,14 @@ static int use_avx512(void) {
     return avx512_state;
 }
 
-enum { XT_MAX_ROWS = FNN_SGEMM_XT_MAX_ROWS };
-
 size_t fnn_sgemm_packed_floats(int n, int k) {
     return (size_t)k * (size_t)((n + 15) / 16 * 16);
 }
 
 size_t fnn_sgemm_pack_floats(int n, int k) {
     size_t bt = fnn_sgemm_packed_floats(n, k);
-    // A^T [k, XT_MAX_ROWS] and C^T [n, XT_MAX_ROWS].
-    size_t xt = ((size_t)k + (size_t)n) * XT_MAX_ROWS;
+    // A^T [k, m] and C^T [n, m] for m up to FNN_SGEMM_XT_MAX_ROWS.
+    size_t xt = ((size_t)k + (size_t)n) * FNN_SGEMM_XT_MAX_ROWS;
     return bt > xt ? bt : xt;
 }
 
@@ -247,10 +245,10 @@ static AVX512 void gemm_avx512(int m, int n, int k, view a, const float *b,
     }
 }
 
-// Computes C [m, n] = A B^T + beta C for m <= XT_MAX_ROWS, A [m, k] and
-// B [n, k] row-major, through C^T = B A^T in `scratch`. Value (j, i) of
-// C^T is the chain of fmaf(B[j][p], A[i][p], .) over ascending p from
-// beta C[i][j], and fmaf's product does not depend on the order of its
+// Computes C [m, n] = A B^T + beta C for m <= FNN_SGEMM_XT_MAX_ROWS, A
+// [m, k] and B [n, k] row-major, through C^T = B A^T in `scratch`. Value
+// (j, i) of C^T is the chain of fmaf(B[j][p], A[i][p], .) over ascending p
+// from beta C[i][j], and fmaf's product does not depend on the order of its
 // factors, so C gets the bits of the packed-B^T path.
 static AVX512 void gemm_xt(int m, int n, int k, const float *a, long lda,
                            const float *b, long ldb, float beta, float *c,
@@ -274,7 +272,7 @@ void fnn_sgemm(int trans_a, int trans_b, int m, int n, int k,
                float *c, int ldc, float *pack) {
 #ifdef FNN_HAVE_AVX512
     if (use_avx512() && (!trans_b || pack) && m > 0 && n > 0) {
-        if (trans_b && !trans_a && m <= XT_MAX_ROWS) {
+        if (trans_b && !trans_a && m <= FNN_SGEMM_XT_MAX_ROWS) {
             gemm_xt(m, n, k, a, lda, b, ldb, beta, c, ldc, pack);
             return;
         }

@@ -143,20 +143,24 @@ static void gather_rows(const fnn_net *net, const fnn_dataset *ds,
     }
 }
 
-// The rows of one training step, gathered by the threads of its pass.
-typedef struct step_rows {
+// Rows idx[first..) of a data set and the buffers they are gathered into:
+// a training step's rows, gathered by the threads of its pass, or a batch
+// of evaluation rows.
+typedef struct row_source {
     const fnn_net *net;
     const fnn_dataset *ds;
-    const int64_t *perm;
-    int64_t first; // position in perm of the step's first row
+    const int64_t *idx; // row order, or NULL for rows in file order
+    int64_t first;      // position in idx of the batch's first row
     void *x;
     void *y;
-} step_rows;
+} row_source;
 
-static void fill_step_rows(void *arg, int first, int count) {
-    step_rows *r = arg;
+// Gathers rows [first, first + count) of the batch into their place in x
+// and y (an fnn_fill_rows).
+static void fill_rows(void *arg, int first, int count) {
+    const row_source *r = arg;
     size_t elem = r->net->elem;
-    gather_rows(r->net, r->ds, r->perm, r->first + first, count,
+    gather_rows(r->net, r->ds, r->idx, r->first + first, count,
                 (char *)r->x + (size_t)first * r->ds->n_features * elem,
                 (char *)r->y + (size_t)first * elem);
 }
@@ -166,13 +170,8 @@ static void fill_step_rows(void *arg, int first, int count) {
 #define GATHER_BLOCK_ROWS 32
 
 typedef struct gather_job {
-    const fnn_net *net;
-    const fnn_dataset *ds;
-    const int64_t *idx;
-    int64_t first;
+    row_source rows;
     int count;
-    void *x;
-    void *y;
 } gather_job;
 
 static void gather_task(void *arg, int b) {
@@ -180,10 +179,7 @@ static void gather_task(void *arg, int b) {
     int begin = b * GATHER_BLOCK_ROWS;
     int rows = g->count - begin < GATHER_BLOCK_ROWS ? g->count - begin
                                                      : GATHER_BLOCK_ROWS;
-    size_t elem = g->net->elem;
-    gather_rows(g->net, g->ds, g->idx, g->first + begin, rows,
-                (char *)g->x + (size_t)begin * g->ds->n_features * elem,
-                (char *)g->y + (size_t)begin * elem);
+    fill_rows(&g->rows, begin, rows);
 }
 
 // Runs gather_rows over blocks of rows on the network's threads. Each block
@@ -195,7 +191,7 @@ static void gather(fnn_net *net, const fnn_dataset *ds, const int64_t *idx,
         gather_rows(net, ds, idx, first, count, x, y);
         return;
     }
-    gather_job g = {net, ds, idx, first, count, x, y};
+    gather_job g = {{net, ds, idx, first, x, y}, count};
     fnn_net_parallel_for(net, gather_task, &g, blocks);
 }
 
@@ -342,7 +338,7 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
     int64_t n = t->train->n_rows;
     int64_t first = t->batch * o->batch_size;
     int count = (int)(n - first < o->batch_size ? n - first : o->batch_size);
-    step_rows rows = {net, t->train, t->perm, first, t->x, t->y};
+    row_source rows = {net, t->train, t->perm, first, t->x, t->y};
     double progress = t->epoch + (double)t->batch / (double)t->n_batches;
     double lr = fnn_schedule_rate(o->schedule, o->optim.learning_rate,
                                   progress, o->epochs, o->step_epochs,
@@ -350,7 +346,7 @@ static fnn_status train_step(fnn_trainer *t, fnn_error *err) {
     int64_t step = fnn_optim_steps(t->optim) + 1;
     double loss_sum = 0;
     int grads_finite = -1;
-    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, fill_step_rows,
+    fnn_status s = fnn_net_train_pass(net, t->x, t->y, count, fill_rows,
                                       &rows, &loss_sum, &grads_finite);
     if (s == FNN_ERR_NONFINITE) {
         return diverged(net, t->epoch + 1, step, count, -1, err);
