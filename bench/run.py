@@ -27,9 +27,9 @@ VENV = os.environ.get("FNN_BENCH_VENV",
                       os.path.expanduser("~/.cache/fastnn-bench/venv"))
 ROWS = int(os.environ.get("FNN_BENCH_ROWS", "20000"))
 EPOCHS = int(os.environ.get("FNN_BENCH_EPOCHS", "4"))
-# Each program runs every workload once per round; the table keeps the best
-# round's median, so a burst of load from another process on this shared
-# machine costs a program one round, not its place in the table.
+# Each program runs every workload once per round, and the table keeps the
+# best round's median. A burst of load from another process on this shared
+# machine then costs a program one round, not its place in the table.
 ROUNDS = int(os.environ.get("FNN_BENCH_ROUNDS", "2"))
 BATCHES = [32, 128, 1024]
 OPTIMIZERS = ["momentum", "adam"]

@@ -14,9 +14,9 @@
 #include <immintrin.h>
 #endif
 
-// -1: not yet decided; 0: portable; 1: AVX-512. Atomic because the first
-// kernel call may come from several pool threads at once; each computes the
-// same value.
+// -1: not yet decided, 0: portable, 1: AVX-512. Atomic because the first
+// kernel call may come from several pool threads at once, and each computes
+// the same value.
 static atomic_int avx512_state = -1;
 
 int fnn_kernels_use_avx512(int enable) {

@@ -22,9 +22,9 @@
 
 // How long an idle thread polls for the next job before it sleeps on a
 // condition variable, in nanoseconds. Between two jobs of a step the main
-// thread works alone for up to tens of microseconds (a small batch's gather,
-// the dropout masks), about what a wake-up from sleep costs, so a short poll
-// covers that gap.
+// thread works alone for up to tens of microseconds (the dropout masks, the
+// step's bookkeeping), about what a wake-up from sleep costs, so a short
+// poll covers that gap.
 // Longer polls measured slower on a busy machine: the polling thread takes
 // CPU time from the other processes and from its own turn.
 #define SPIN_NS 50000

@@ -94,8 +94,8 @@ cmp -s "$work/ref.st" "$work/k.st" && pass \
     || fail "killed and resumed run differs from the uninterrupted one"
 grep -q "resuming $work/k.ck at epoch" "$work/k.err" && pass \
     || fail "resume did not report its position"
-# The last checkpoint is the finished run: resuming it again says so and
-# writes the same model.
+# The last checkpoint is the finished run: resuming it again reports that
+# and writes the same model.
 "$FASTNN" train --resume "$work/k.ck" 2>"$work/done.err" \
     || fail "resuming a finished run failed: $(tail -3 "$work/done.err")"
 grep -q "$work/k.ck is a finished run" "$work/done.err" && pass \

@@ -182,7 +182,8 @@ grep -q "sigmoid_binary_cross_entropy" "$work/bin.err" && pass \
     --label-column none >/dev/null 2>"$work/none.err"
 [ $? -eq 2 ] && grep -q "3 features per row, but the model expects 2" \
     "$work/none.err" && pass || fail "--label-column none: $(cat "$work/none.err")"
-# eval needs labels: on the features-only file it says where they went.
+# eval needs labels: on the features-only file its message names the last
+# column as the one read as the label.
 expect_usage "1 features per row after the last column was read as the label" \
     eval --model "$work/bin.safetensors" --data "$work/bin.csv"
 
@@ -208,9 +209,9 @@ PY
 expect_usage "not a safetensors model" eval --model "$work/bin.csv" \
     --data "$work/bin.csv"
 # Every command's help fits 80 columns. Each option line starts with
-# "  --name" and each continuation under the help column (29 spaces), and
-# usage lines after the first start with a bracketed option; a wrapped
-# option keeps its default whole on one line.
+# "  --name", each continuation starts under the help column (29 spaces),
+# and usage lines after the first are indented. A wrapped option keeps its
+# default whole on one line.
 for cmd in "" train eval predict stats gradcheck diagnose plot "study init" \
     "study normalization"; do
     # shellcheck disable=SC2086
